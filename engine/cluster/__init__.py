@@ -1,0 +1,1 @@
+"""Clusters: one interface, three backends (embedded, kind, existing)."""

@@ -1,0 +1,131 @@
+"""The embedded cluster's daemon process: API server plus controllers, one per cluster state folder.
+
+Started detached by `driftlab cluster up`; it tells its parent it is ready by writing to an inherited pipe, so
+`up` returns the moment the API answers, without polling.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+from pathlib import Path
+
+from aiohttp import web
+
+from .bootstrap import ensure_system_objects
+from .catalog import Catalog, storage_key
+from .controllers.garbage import GarbageCollector
+from .controllers.namespaces import NamespaceController
+from .resources import BUILTIN
+from .rest import Api
+from .server import ApiServer
+from .store import Store
+from .watch import Hub
+
+DB_FILE = "cluster.db"
+RECORD_FILE = "daemon.json"
+LOCK_FILE = "daemon.lock"
+LOG_FILE = "daemon.log"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def read_record(state: Path) -> dict[str, object]:
+    try:
+        return dict(json.loads((state / RECORD_FILE).read_text()))
+    except (OSError, ValueError):
+        return {}
+
+
+def write_record(state: Path, record: dict[str, object]) -> None:
+    tmp = state / f"{RECORD_FILE}.tmp"
+    tmp.write_text(json.dumps(record, indent=2))
+    os.replace(tmp, state / RECORD_FILE)
+
+
+def build_api(state: Path) -> Api:
+    store = Store(state / DB_FILE)
+    catalog = Catalog()
+    crd_type = next(t for t in BUILTIN if t.kind == "CustomResourceDefinition")
+    for crd in store.list(storage_key(crd_type)):
+        catalog.set_crd(crd)
+    return Api(store, catalog, Hub())
+
+
+async def serve(state: Path, name: str, ready_fd: int | None) -> None:
+    record = read_record(state)
+    port = int(record.get("port") or 0)
+    if not port or not port_is_free(port):
+        port = free_port()
+    api = build_api(state)
+    controllers = [NamespaceController(api), GarbageCollector(api)]
+    tasks = [asyncio.create_task(c.run()) for c in controllers]
+    ensure_system_objects(api)
+    ns_type = api.catalog.lookup("", "v1", "namespaces")
+    assert ns_type is not None
+    for namespace in api.list(ns_type, None).items:
+        controllers[0].enqueue(namespace["metadata"]["name"])
+    server = ApiServer(api, f"127.0.0.1:{port}")
+    runner = web.AppRunner(server.app, access_log=None, handle_signals=False)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port, backlog=256).start()
+    write_record(state, {"name": name, "pid": os.getpid(), "port": port, "started": time.time()})
+    if ready_fd is not None:
+        os.write(ready_fd, b"ready\n")
+        os.close(ready_fd)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    for task in tasks:
+        task.cancel()
+    await runner.cleanup()
+    api.store.close()
+    record = read_record(state)
+    record.pop("pid", None)
+    write_record(state, record)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="driftlab-embedded-daemon")
+    parser.add_argument("--state", required=True, type=Path)
+    parser.add_argument("--name", required=True)
+    parser.add_argument("--ready-fd", type=int)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    lock = open(args.state / LOCK_FILE, "w")  # noqa: SIM115 - held for the daemon's lifetime
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        print(f"another daemon already serves {args.state}", file=sys.stderr)
+        return 3
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(args.state, args.name, args.ready_fd))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,171 @@
+"""Object storage in SQLite (WAL): one global revision, and an event log that lets watches resume.
+
+Every write bumps the global revision and appends an event in the same transaction, so a watch that resumes
+from a resourceVersion after a daemon restart sees exactly what happened after it. The event log is compacted
+to a window; a watch from before the window gets 410 Gone, as etcd compaction gives on a real cluster.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS objects (
+    resource TEXT NOT NULL,
+    namespace TEXT NOT NULL,
+    name TEXT NOT NULL,
+    rv INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (resource, namespace, name)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS events (
+    rv INTEGER PRIMARY KEY,
+    resource TEXT NOT NULL,
+    namespace TEXT NOT NULL,
+    type TEXT NOT NULL,
+    body TEXT NOT NULL
+);
+"""
+
+EVENT_WINDOW = 20_000
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    rv: int
+    resource: str
+    namespace: str
+    type: str  # ADDED, MODIFIED, DELETED
+    obj: dict[str, Any]
+
+
+class Store:
+    """A thin, synchronous layer over SQLite. The server runs it on one event loop, so writes never race."""
+
+    def __init__(self, path: Path) -> None:
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+        row = self._db.execute("SELECT value FROM meta WHERE key='revision'").fetchone()
+        self.revision = int(row[0]) if row else 1
+        row = self._db.execute("SELECT MIN(rv) FROM events").fetchone()
+        self._oldest_event = int(row[0]) if row and row[0] is not None else self.revision + 1
+
+    def close(self) -> None:
+        self._db.close()
+
+    @property
+    def oldest_watchable(self) -> int:
+        """A watch may resume from any revision at or after this one."""
+        return self._oldest_event - 1
+
+    def get(self, resource: str, namespace: str, name: str) -> dict[str, Any] | None:
+        row = self._db.execute(
+            "SELECT body FROM objects WHERE resource=? AND namespace=? AND name=?", (resource, namespace, name)
+        ).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def list(
+        self, resource: str, namespace: str | None = None, after: tuple[str, str] | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Objects ordered by (namespace, name); `after` continues a paged list past that key."""
+        sql = "SELECT body FROM objects WHERE resource=?"
+        args: list[Any] = [resource]
+        if namespace is not None:
+            sql += " AND namespace=?"
+            args.append(namespace)
+        if after is not None:
+            sql += " AND (namespace, name) > (?, ?)"
+            args.extend(after)
+        sql += " ORDER BY namespace, name"
+        for (body,) in self._db.execute(sql, args):
+            yield json.loads(body)
+
+    def count(self, resource: str, namespace: str | None = None) -> int:
+        if namespace is None:
+            row = self._db.execute("SELECT COUNT(*) FROM objects WHERE resource=?", (resource,)).fetchone()
+        else:
+            row = self._db.execute(
+                "SELECT COUNT(*) FROM objects WHERE resource=? AND namespace=?", (resource, namespace)
+            ).fetchone()
+        return int(row[0])
+
+    def namespaced_resources_in(self, namespace: str) -> list[str]:
+        rows = self._db.execute("SELECT DISTINCT resource FROM objects WHERE namespace=?", (namespace,))
+        return [r[0] for r in rows]
+
+    def put(self, resource: str, obj: dict[str, Any], event_type: str) -> dict[str, Any]:
+        """Create or replace an object, giving it the next revision; returns it with resourceVersion set."""
+        meta = obj["metadata"]
+        namespace = meta.get("namespace", "")
+        with self._transaction() as rv:
+            meta["resourceVersion"] = str(rv)
+            body = json.dumps(obj, separators=(",", ":"))
+            self._db.execute(
+                "INSERT OR REPLACE INTO objects (resource, namespace, name, rv, body) VALUES (?, ?, ?, ?, ?)",
+                (resource, namespace, meta["name"], rv, body),
+            )
+            self._log(rv, resource, namespace, event_type, body)
+        return obj
+
+    def delete(self, resource: str, obj: dict[str, Any]) -> dict[str, Any]:
+        """Remove an object; the DELETED event carries the final state at a new revision."""
+        meta = obj["metadata"]
+        namespace = meta.get("namespace", "")
+        with self._transaction() as rv:
+            meta["resourceVersion"] = str(rv)
+            self._db.execute(
+                "DELETE FROM objects WHERE resource=? AND namespace=? AND name=?",
+                (resource, namespace, meta["name"]),
+            )
+            self._log(rv, resource, namespace, "DELETED", json.dumps(obj, separators=(",", ":")))
+        return obj
+
+    def events_since(self, rv: int, resource: str, namespace: str | None) -> Iterator[StoredEvent]:
+        sql = "SELECT rv, resource, namespace, type, body FROM events WHERE rv > ? AND resource=?"
+        args: list[Any] = [rv, resource]
+        if namespace is not None:
+            sql += " AND namespace=?"
+            args.append(namespace)
+        for row in self._db.execute(sql + " ORDER BY rv", args).fetchall():
+            yield StoredEvent(row[0], row[1], row[2], row[3], json.loads(row[4]))
+
+    def _log(self, rv: int, resource: str, namespace: str, event_type: str, body: str) -> None:
+        self._db.execute(
+            "INSERT INTO events (rv, resource, namespace, type, body) VALUES (?, ?, ?, ?, ?)",
+            (rv, resource, namespace, event_type, body),
+        )
+        if rv % 1000 == 0:
+            cutoff = rv - EVENT_WINDOW
+            self._db.execute("DELETE FROM events WHERE rv <= ?", (cutoff,))
+            self._oldest_event = max(self._oldest_event, cutoff + 1)
+
+    class _Tx:
+        def __init__(self, store: Store) -> None:
+            self.store = store
+
+        def __enter__(self) -> int:
+            self.store._db.execute("BEGIN IMMEDIATE")
+            self.store.revision += 1
+            return self.store.revision
+
+        def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+            db = self.store._db
+            if exc_type is None:
+                db.execute(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('revision', ?)", (str(self.store.revision),)
+                )
+                db.execute("COMMIT")
+            else:
+                db.execute("ROLLBACK")
+                self.store.revision -= 1
+
+    def _transaction(self) -> Store._Tx:
+        return Store._Tx(self)

@@ -1,0 +1,44 @@
+"""The one place that knows where driftlab keeps its state.
+
+Everything lives under a single home folder: `DRIFTLAB_HOME` when set, otherwise the platform's user data
+folder (via platformdirs). Nothing else in the code builds state paths by hand.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import platformdirs
+
+_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+
+
+def home() -> Path:
+    """The root of all driftlab state, created on first use."""
+    override = os.environ.get("DRIFTLAB_HOME")
+    root = Path(override).expanduser() if override else Path(platformdirs.user_data_dir("driftlab"))
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def check_name(name: str) -> str:
+    """Cluster and lab names end up in paths and kubeconfig contexts, so they must be DNS labels."""
+    if not _NAME_RE.match(name):
+        raise ValueError(
+            f"invalid name {name!r}: use lowercase letters, digits and '-', starting and ending with a "
+            "letter or digit (at most 63 characters)"
+        )
+    return name
+
+
+def clusters_dir() -> Path:
+    return home() / "clusters"
+
+
+def cluster_dir(name: str) -> Path:
+    """State folder of one embedded cluster: its database, daemon record and log."""
+    path = clusters_dir() / check_name(name)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
