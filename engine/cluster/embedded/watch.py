@@ -10,7 +10,7 @@ from typing import Any
 from .selectors import FieldRequirement, Requirement, fields_match, labels_match
 
 
-@dataclass
+@dataclass(eq=False)
 class Watcher:
     resource: str
     namespace: str | None
