@@ -48,7 +48,7 @@ class Cluster:
         return yaml.safe_load(self.kubeconfig.read_text())["clusters"][0]["cluster"]["server"]
 
 
-def start_cluster(root: Path, name: str = "test") -> Cluster:
+def start_cluster(root: Path, name: str = "test", extra_env: dict[str, str] | None = None) -> Cluster:
     home = root / "driftlab-home"
     user_home = root / "user-home"
     user_home.mkdir(parents=True, exist_ok=True)
@@ -58,6 +58,7 @@ def start_cluster(root: Path, name: str = "test") -> Cluster:
         "HOME": str(user_home),
         "KUBECONFIG": str(kubeconfig),
         "KUBECACHEDIR": str(user_home / "kube-cache"),
+        **(extra_env or {}),
     }
     cluster = Cluster(name, home, kubeconfig, env)
     cluster.driftlab("cluster", "up", "--name", name)

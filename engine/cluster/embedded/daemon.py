@@ -28,7 +28,7 @@ from .controllers.namespaces import NamespaceController
 from .resources import BUILTIN
 from .rest import Api
 from .server import ApiServer
-from .store import Store
+from .store import DEFAULT_EVENT_WINDOW, Store
 from .watch import Hub
 
 DB_FILE = "cluster.db"
@@ -66,7 +66,8 @@ def write_record(state: Path, record: dict[str, object]) -> None:
 
 
 def build_api(state: Path) -> Api:
-    store = Store(state / DB_FILE)
+    window = int(os.environ.get("DRIFTLAB_WATCH_WINDOW", "0") or 0) or DEFAULT_EVENT_WINDOW
+    store = Store(state / DB_FILE, event_window=window)
     catalog = Catalog()
     crd_type = next(t for t in BUILTIN if t.kind == "CustomResourceDefinition")
     for crd in store.list(storage_key(crd_type)):

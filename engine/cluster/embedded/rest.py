@@ -109,7 +109,15 @@ class Api:
 
     # Writes -------------------------------------------------------------------------------------------
 
-    def create(self, rtype: ResourceType, namespace: str, body: Obj, opts: WriteOptions) -> tuple[Obj, list[str]]:
+    def create(
+        self,
+        rtype: ResourceType,
+        namespace: str,
+        body: Obj,
+        opts: WriteOptions,
+        managed_fields: list[Obj] | None = None,
+    ) -> tuple[Obj, list[str]]:
+        """Create an object; `managed_fields` comes from server-side apply, else the writer owns everything."""
         obj = self._typed(rtype, body)
         meta = obj["metadata"]
         self._place(rtype, namespace, meta)
@@ -142,7 +150,10 @@ class Api:
         else:
             meta.pop("generation", None)
         self.admission.on_create(rtype, obj, opts.dry_run)
-        self._manage_fields(rtype, None, obj, opts.field_manager or "unknown", "Update")
+        if managed_fields is None:
+            self._manage_fields(rtype, None, obj, opts.field_manager or "unknown", "Update")
+        else:
+            meta["managedFields"] = managed_fields
         if opts.dry_run:
             return obj, warnings
         stored = self.store.put(storage_key(rtype), obj, "ADDED")
@@ -239,12 +250,8 @@ class Api:
                 for manager, path in err.conflicts
             ]}) from err
         if live is None:
-            managed = applied["metadata"].get("managedFields")
-            obj, warnings = self.create(rtype, namespace, applied, _with(opts, field_manager=opts.field_manager))
-            if managed is not None and not opts.dry_run:
-                obj["metadata"]["managedFields"] = managed
-                obj = self.store.put(storage_key(rtype), obj, "MODIFIED")
-                self.hub.publish(storage_key(rtype), "MODIFIED", obj, None)
+            managed = applied["metadata"].get("managedFields") or []
+            obj, warnings = self.create(rtype, namespace, applied, opts, managed_fields=managed)
             return obj, warnings, True
         obj, warnings = self._update(rtype, live, applied, opts, subresource, "Apply")
         return obj, warnings, False
@@ -432,10 +439,6 @@ class Api:
             old, new, manager=manager, api_version=rtype.api_version, now=clock.stamp(),
             definition=rtype.definition, crd_schema=rtype.crd_schema,
         )
-
-
-def _with(opts: WriteOptions, **changes: Any) -> WriteOptions:
-    return WriteOptions(**{**opts.__dict__, **changes})
 
 
 def _group_suffix(rtype: ResourceType) -> str:

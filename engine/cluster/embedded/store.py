@@ -33,7 +33,7 @@ CREATE TABLE IF NOT EXISTS events (
 );
 """
 
-EVENT_WINDOW = 20_000
+DEFAULT_EVENT_WINDOW = 20_000
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,8 @@ class StoredEvent:
 class Store:
     """A thin, synchronous layer over SQLite. The server runs it on one event loop, so writes never race."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, event_window: int = DEFAULT_EVENT_WINDOW) -> None:
+        self.event_window = max(10, event_window)
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
@@ -142,8 +143,8 @@ class Store:
             "INSERT INTO events (rv, resource, namespace, type, body) VALUES (?, ?, ?, ?, ?)",
             (rv, resource, namespace, event_type, body),
         )
-        if rv % 1000 == 0:
-            cutoff = rv - EVENT_WINDOW
+        if rv % max(1, self.event_window // 10) == 0:
+            cutoff = rv - self.event_window
             self._db.execute("DELETE FROM events WHERE rv <= ?", (cutoff,))
             self._oldest_event = max(self._oldest_event, cutoff + 1)
 
