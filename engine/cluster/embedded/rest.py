@@ -151,7 +151,7 @@ class Api:
             meta.pop("generation", None)
         self.admission.on_create(rtype, obj, opts.dry_run)
         if managed_fields is None:
-            self._manage_fields(rtype, None, obj, opts.field_manager or "unknown", "Update")
+            self._manage_fields(rtype, None, obj, opts.field_manager or "unknown")
         else:
             meta["managedFields"] = managed_fields
         if opts.dry_run:
@@ -208,8 +208,7 @@ class Api:
             else:
                 raise ApiError(415, "UnsupportedMediaType", f"unsupported patch type {content_type!r}")
         except patching.PatchError as err:
-            code = 422 if err.reason == "Invalid" else 400
-            raise ApiError(code, err.reason, str(err)) from err
+            raise patch_error(err) from err
         if not isinstance(new, dict):
             raise bad_request("the patch did not produce an object")
         new = self._typed(rtype, new)
@@ -243,12 +242,13 @@ class Api:
                 now=clock.stamp(),
                 definition=rtype.definition,
                 crd_schema=rtype.crd_schema,
+                subresource=subresource or None,
+                status_subresource="status" in rtype.subresources,
             )
         except fieldmanager.ApplyConflict as err:
-            raise ApiError(409, "Conflict", str(err), {"causes": [
-                {"reason": "FieldManagerConflict", "message": f'conflict with "{manager}"', "field": path}
-                for manager, path in err.conflicts
-            ]}) from err
+            raise ApiError(409, "Conflict", err.message, {"causes": err.causes}) from err
+        except patching.PatchError as err:
+            raise patch_error(err) from err
         if live is None:
             managed = applied["metadata"].get("managedFields") or []
             obj, warnings = self.create(rtype, namespace, applied, opts, managed_fields=managed)
@@ -289,7 +289,7 @@ class Api:
             new_meta["generation"] = int(live_meta["generation"]) + 1
         self.admission.on_update(rtype, new, live)
         if operation == "Update":
-            self._manage_fields(rtype, live, new, opts.field_manager or "unknown", "Update")
+            self._manage_fields(rtype, live, new, opts.field_manager or "unknown", subresource)
         new_meta["resourceVersion"] = live_meta["resourceVersion"]
         if _same(new, live):
             return live, warnings
@@ -434,11 +434,18 @@ class Api:
                 f"unable to create new content in namespace {namespace} because it is being terminated",
             )
 
-    def _manage_fields(self, rtype: ResourceType, old: Obj | None, new: Obj, manager: str, operation: str) -> None:
+    def _manage_fields(self, rtype: ResourceType, old: Obj | None, new: Obj, manager: str, subresource: str = "") -> None:
         new["metadata"]["managedFields"] = fieldmanager.record_update(
             old, new, manager=manager, api_version=rtype.api_version, now=clock.stamp(),
             definition=rtype.definition, crd_schema=rtype.crd_schema,
+            subresource=subresource or None, status_subresource="status" in rtype.subresources,
         )
+
+
+def patch_error(err: patching.PatchError) -> ApiError:
+    """A patch that cannot apply, reported with the real server's code, reason and (when known) its cause."""
+    details = {"causes": [{"message": err.detail}]} if getattr(err, "detail", None) else None
+    return ApiError(err.code, err.reason, err.message, details)
 
 
 def _group_suffix(rtype: ResourceType) -> str:

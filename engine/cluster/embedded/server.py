@@ -10,7 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import discovery, openapi, scale, tables
+from . import discovery, openapi, patching, scale, tables
 from .catalog import Catalog, storage_key
 from .clock import now
 from .patching import PatchError
@@ -24,7 +24,7 @@ from .requests import (
     parse_resource_path,
 )
 from .resources import ResourceType
-from .rest import PATCH_APPLY, PATCH_JSON, PATCH_MERGE, PATCH_STRATEGIC, Api, WriteOptions
+from .rest import PATCH_APPLY, PATCH_JSON, PATCH_MERGE, PATCH_STRATEGIC, Api, WriteOptions, patch_error
 from .selectors import parse_field_selector, parse_label_selector
 from .status import ApiError, bad_request, expired, method_not_allowed, path_not_found, success
 from .watch import Watcher
@@ -288,8 +288,6 @@ class ApiServer:
         body = decode_body(await request.read(), request.headers.get("Content-Type"))
         if request.method == "PATCH":
             content_type = media_type(request.headers.get("Content-Type"))
-            from . import patching
-
             current = scale.to_scale(rtype, live)
             try:
                 if content_type == PATCH_JSON:
@@ -299,7 +297,7 @@ class ApiServer:
                 else:
                     raise ApiError(415, "UnsupportedMediaType", f"unsupported patch type {content_type!r}")
             except PatchError as err:
-                raise bad_request(str(err)) from err
+                raise patch_error(err) from err
         updated = scale.apply_scale(rtype, live, body)
         obj, _ = self.api.update(rtype, namespace, name, updated, self._write_options(request))
         return respond(scale.to_scale(rtype, obj))
