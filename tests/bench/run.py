@@ -91,8 +91,11 @@ def bench_watch(http: urllib3.PoolManager, server: str, watchers: int = 20, upda
 
     def watch(index: int) -> None:
         pool = urllib3.PoolManager()
-        response = pool.request("GET", f"{url}?watch=true&fieldSelector=metadata.name%3Dwatched&timeoutSeconds=60",
-                                preload_content=False)
+        response = pool.request(
+            "GET",
+            f"{url}?watch=true&fieldSelector=metadata.name%3Dwatched&timeoutSeconds=60",
+            preload_content=False,
+        )
         ready.wait()
         buffer = b""
         for chunk in response.stream(1024):
@@ -106,8 +109,12 @@ def bench_watch(http: urllib3.PoolManager, server: str, watchers: int = 20, upda
         response.release_conn()
 
     threads = [threading.Thread(target=watch, args=(i,), daemon=True) for i in range(watchers)]
-    http.request("POST", url, body=json.dumps({"metadata": {"name": "watched"}}),
-                 headers={"Content-Type": "application/json"})
+    http.request(
+        "POST",
+        url,
+        body=json.dumps({"metadata": {"name": "watched"}}),
+        headers={"Content-Type": "application/json"},
+    )
     for thread in threads:
         thread.start()
     ready.wait()
@@ -115,14 +122,16 @@ def bench_watch(http: urllib3.PoolManager, server: str, watchers: int = 20, upda
     sent = []
     for i in range(updates):
         sent.append(time.perf_counter())
-        http.request("PATCH", f"{url}/watched", body=json.dumps({"data": {"n": str(i)}}),
-                     headers={"Content-Type": "application/merge-patch+json"})
+        http.request(
+            "PATCH",
+            f"{url}/watched",
+            body=json.dumps({"data": {"n": str(i)}}),
+            headers={"Content-Type": "application/merge-patch+json"},
+        )
         time.sleep(0.02)
     for thread in threads:
         thread.join(timeout=30)
-    latencies = [
-        (times[i] - sent[i]) * 1000 for times in received for i in range(min(len(times), len(sent)))
-    ]
+    latencies = [(times[i] - sent[i]) * 1000 for times in received for i in range(min(len(times), len(sent)))]
     if not latencies:
         raise SystemExit("no watch events arrived")
     return Figure(f"watch delivery to {watchers} watchers", statistics.median(latencies), 50, len(latencies))
@@ -138,19 +147,22 @@ def main() -> int:
         http = urllib3.PoolManager(maxsize=4)
         try:
             for i in range(1000):
-                http.request("POST", f"{server}/api/v1/namespaces/default/configmaps",
-                             body=json.dumps({"metadata": {"name": f"cm-{i}"}, "data": {"k": "v" * 20}}),
-                             headers={"Content-Type": "application/json"})
+                http.request(
+                    "POST",
+                    f"{server}/api/v1/namespaces/default/configmaps",
+                    body=json.dumps({"metadata": {"name": f"cm-{i}"}, "data": {"k": "v" * 20}}),
+                    headers={"Content-Type": "application/json"},
+                )
             figures += [bench_get(http, server), bench_list(http, server), bench_watch(http, server)]
         finally:
             _driftlab(home, "cluster", "down", "--name", "bench", "--purge")
     width = max(len(f.name) for f in figures)
     print(f"{'figure':<{width}}  {'median':>10}  {'target':>10}  {'runs':>5}  ok")
     for f in figures:
-        print(f"{f.name:<{width}}  {f.median_ms:>8.1f}ms  {f.target_ms:>8.0f}ms  {f.runs:>5}  {'yes' if f.ok else 'NO'}")
-    Path("bench-results.json").write_text(
-        json.dumps([{**f.__dict__, "ok": f.ok} for f in figures], indent=2) + "\n"
-    )
+        print(
+            f"{f.name:<{width}}  {f.median_ms:>8.1f}ms  {f.target_ms:>8.0f}ms  {f.runs:>5}  {'yes' if f.ok else 'NO'}"
+        )
+    Path("bench-results.json").write_text(json.dumps([{**f.__dict__, "ok": f.ok} for f in figures], indent=2) + "\n")
     return 0 if all(f.ok for f in figures) else 1
 
 

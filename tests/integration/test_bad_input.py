@@ -15,8 +15,13 @@ from .conftest import Cluster
 HTTP = urllib3.PoolManager()
 
 
-def call(cluster: Cluster, method: str, path: str, body: bytes | str | None = None,
-         content_type: str = "application/json") -> tuple[int, dict[str, Any]]:
+def call(
+    cluster: Cluster,
+    method: str,
+    path: str,
+    body: bytes | str | None = None,
+    content_type: str = "application/json",
+) -> tuple[int, dict[str, Any]]:
     data = body.encode() if isinstance(body, str) else body
     response = HTTP.request(method, cluster.server + path, body=data, headers={"Content-Type": content_type})
     try:
@@ -45,8 +50,12 @@ def test_malformed_yaml_is_bad_request_with_position(cluster: Cluster) -> None:
 
 
 def test_unknown_kind_path_is_not_found(cluster: Cluster) -> None:
-    assert_status(call(cluster, "GET", "/apis/example.com/v1/namespaces/default/frobs"), 404, "NotFound",
-                  "the server could not find the requested resource")
+    assert_status(
+        call(cluster, "GET", "/apis/example.com/v1/namespaces/default/frobs"),
+        404,
+        "NotFound",
+        "the server could not find the requested resource",
+    )
 
 
 def test_wrong_api_version_in_body(cluster: Cluster) -> None:
@@ -55,8 +64,14 @@ def test_wrong_api_version_in_body(cluster: Cluster) -> None:
 
 
 def test_missing_required_fields_are_invalid(cluster: Cluster) -> None:
-    body = json.dumps({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "x"},
-                       "spec": {"template": {"spec": {"containers": [{"name": "c"}]}}}})
+    body = json.dumps(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "x"},
+            "spec": {"template": {"spec": {"containers": [{"name": "c"}]}}},
+        }
+    )
     status, answer = call(cluster, "POST", "/apis/apps/v1/namespaces/default/deployments", body)
     assert status == 422 and answer["reason"] == "Invalid"
     fields = {cause["field"] for cause in answer["details"]["causes"]}
@@ -65,7 +80,7 @@ def test_missing_required_fields_are_invalid(cluster: Cluster) -> None:
 
 def test_invalid_name_is_invalid(cluster: Cluster) -> None:
     body = json.dumps({"metadata": {"name": "Not_A_Name"}})
-    assert_status(call(cluster, "POST", CMS, body), 422, "Invalid", "metadata.name: Invalid value: \"Not_A_Name\"")
+    assert_status(call(cluster, "POST", CMS, body), 422, "Invalid", 'metadata.name: Invalid value: "Not_A_Name"')
 
 
 def test_oversize_body_is_rejected(cluster: Cluster) -> None:
@@ -75,8 +90,12 @@ def test_oversize_body_is_rejected(cluster: Cluster) -> None:
 
 
 def test_bad_label_selector(cluster: Cluster) -> None:
-    assert_status(call(cluster, "GET", CMS + "?labelSelector=a%20in%20(x"), 400, "BadRequest",
-                  "unable to parse requirement")
+    assert_status(
+        call(cluster, "GET", CMS + "?labelSelector=a%20in%20(x"),
+        400,
+        "BadRequest",
+        "unable to parse requirement",
+    )
 
 
 def test_stale_resource_version_conflicts(cluster: Cluster) -> None:
@@ -87,8 +106,12 @@ def test_stale_resource_version_conflicts(cluster: Cluster) -> None:
     assert call(cluster, "PUT", CMS + "/stale-check", json.dumps(live))[0] == 200
     live["data"] = {"a": "2"}
     live["metadata"]["resourceVersion"] = rv
-    assert_status(call(cluster, "PUT", CMS + "/stale-check", json.dumps(live)), 409, "Conflict",
-                  "the object has been modified")
+    assert_status(
+        call(cluster, "PUT", CMS + "/stale-check", json.dumps(live)),
+        409,
+        "Conflict",
+        "the object has been modified",
+    )
 
 
 def test_unsupported_patch_type(cluster: Cluster) -> None:

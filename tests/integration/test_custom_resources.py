@@ -14,27 +14,42 @@ CRD = {
         "group": "example.com",
         "scope": "Namespaced",
         "names": {"plural": "widgets", "singular": "widget", "kind": "Widget", "shortNames": ["wd"]},
-        "versions": [{
-            "name": "v1", "served": True, "storage": True,
-            "subresources": {"status": {}, "scale": {"specReplicasPath": ".spec.size",
-                                                     "statusReplicasPath": ".status.size"}},
-            "additionalPrinterColumns": [
-                {"name": "Color", "type": "string", "jsonPath": ".spec.color"},
-                {"name": "Size", "type": "integer", "jsonPath": ".spec.size"},
-                {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
-            ],
-            "schema": {"openAPIV3Schema": {
-                "type": "object",
-                "properties": {
-                    "spec": {"type": "object", "required": ["color"], "properties": {
-                        "color": {"type": "string", "enum": ["red", "green", "blue"],
-                                  "description": "The colour of the widget."},
-                        "size": {"type": "integer", "minimum": 0},
-                    }},
-                    "status": {"type": "object", "properties": {"size": {"type": "integer"}}},
+        "versions": [
+            {
+                "name": "v1",
+                "served": True,
+                "storage": True,
+                "subresources": {
+                    "status": {},
+                    "scale": {"specReplicasPath": ".spec.size", "statusReplicasPath": ".status.size"},
                 },
-            }},
-        }],
+                "additionalPrinterColumns": [
+                    {"name": "Color", "type": "string", "jsonPath": ".spec.color"},
+                    {"name": "Size", "type": "integer", "jsonPath": ".spec.size"},
+                    {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+                ],
+                "schema": {
+                    "openAPIV3Schema": {
+                        "type": "object",
+                        "properties": {
+                            "spec": {
+                                "type": "object",
+                                "required": ["color"],
+                                "properties": {
+                                    "color": {
+                                        "type": "string",
+                                        "enum": ["red", "green", "blue"],
+                                        "description": "The colour of the widget.",
+                                    },
+                                    "size": {"type": "integer", "minimum": 0},
+                                },
+                            },
+                            "status": {"type": "object", "properties": {"size": {"type": "integer"}}},
+                        },
+                    }
+                },
+            }
+        ],
     },
 }
 
@@ -71,12 +86,26 @@ def test_custom_resources_are_validated_by_their_schema(cluster: Cluster, ns: st
 
 def test_status_and_scale_subresources(cluster: Cluster, ns: str, write) -> None:
     _install(cluster, write)
-    cluster.kubectl("apply", "-n", ns, "-f",
-                    write("apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w4}\nspec: {color: blue, size: 1}\n"))
+    cluster.kubectl(
+        "apply",
+        "-n",
+        ns,
+        "-f",
+        write("apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w4}\nspec: {color: blue, size: 1}\n"),
+    )
     cluster.kubectl("scale", "widget", "w4", "-n", ns, "--replicas=3")
     assert cluster.get_json("widget", "w4", "-n", ns)["spec"]["size"] == 3
-    cluster.kubectl("patch", "widget", "w4", "-n", ns, "--subresource=status", "--type=merge",
-                    "-p", '{"status":{"size":3}}')
+    cluster.kubectl(
+        "patch",
+        "widget",
+        "w4",
+        "-n",
+        ns,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        '{"status":{"size":3}}',
+    )
     stored = cluster.get_json("widget", "w4", "-n", ns)
     assert stored["status"]["size"] == 3
     cluster.kubectl("patch", "widget", "w4", "-n", ns, "--type=merge", "-p", '{"status":{"size":9}}')
@@ -96,9 +125,13 @@ def test_deleting_a_crd_removes_its_resources(cluster: Cluster, ns: str, write) 
     crd["spec"]["names"]["shortNames"] = ["spr"]
     cluster.kubectl("apply", "-f", write(json.dumps(crd), "crd.json"))
     cluster.kubectl("wait", "--for=condition=Established", "crd/sprockets.example.com", "--timeout=10s")
-    cluster.kubectl("apply", "-n", ns, "-f",
-                    write("apiVersion: example.com/v1\nkind: Sprocket\nmetadata: {name: s1}\nspec: {color: red}\n",
-                          "s.yaml"))
+    cluster.kubectl(
+        "apply",
+        "-n",
+        ns,
+        "-f",
+        write("apiVersion: example.com/v1\nkind: Sprocket\nmetadata: {name: s1}\nspec: {color: red}\n", "s.yaml"),
+    )
     cluster.kubectl("delete", "crd", "sprockets.example.com", "--timeout=20s")
     result = cluster.kubectl("get", "sprockets", "-n", ns, check=False)
     assert result.returncode == 1 and "sprockets" in result.stderr

@@ -47,8 +47,13 @@ def test_orphan_deletion_keeps_dependents_without_owner(cluster: Cluster, ns: st
 
 
 def test_finalizer_holds_deletion_until_removed(cluster: Cluster, ns: str, write) -> None:
-    cluster.kubectl("apply", "-n", ns, "-f", write("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: held\n"
-                                                  "  finalizers: [example.com/hold]\n"))
+    cluster.kubectl(
+        "apply",
+        "-n",
+        ns,
+        "-f",
+        write("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: held\n  finalizers: [example.com/hold]\n"),
+    )
     cluster.kubectl("delete", "cm", "held", "-n", ns, "--wait=false")
     held = cluster.get_json("cm", "held", "-n", ns)
     assert held["metadata"]["deletionTimestamp"]
@@ -75,15 +80,31 @@ def test_wait_for_jsonpath_and_condition(cluster: Cluster, ns: str, write) -> No
     cluster.kubectl("create", "configmap", "flag", "-n", ns, "--from-literal=ready=no")
     cluster.kubectl("patch", "cm", "flag", "-n", ns, "-p", '{"data":{"ready":"yes"}}')
     cluster.kubectl("wait", "--for=jsonpath={.data.ready}=yes", "cm/flag", "-n", ns, "--timeout=10s")
-    crd = json.dumps({
-        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-        "metadata": {"name": "gadgets.example.com"},
-        "spec": {"group": "example.com", "scope": "Namespaced",
-                 "names": {"plural": "gadgets", "singular": "gadget", "kind": "Gadget"},
-                 "versions": [{"name": "v1", "served": True, "storage": True,
-                               "schema": {"openAPIV3Schema": {"type": "object",
-                                                               "x-kubernetes-preserve-unknown-fields": True}}}]},
-    })
+    crd = json.dumps(
+        {
+            "apiVersion": "apiextensions.k8s.io/v1",
+            "kind": "CustomResourceDefinition",
+            "metadata": {"name": "gadgets.example.com"},
+            "spec": {
+                "group": "example.com",
+                "scope": "Namespaced",
+                "names": {"plural": "gadgets", "singular": "gadget", "kind": "Gadget"},
+                "versions": [
+                    {
+                        "name": "v1",
+                        "served": True,
+                        "storage": True,
+                        "schema": {
+                            "openAPIV3Schema": {
+                                "type": "object",
+                                "x-kubernetes-preserve-unknown-fields": True,
+                            }
+                        },
+                    }
+                ],
+            },
+        }
+    )
     cluster.kubectl("apply", "-f", write(crd, "crd.json"))
     cluster.kubectl("wait", "--for=condition=Established", "crd/gadgets.example.com", "--timeout=10s")
 

@@ -11,12 +11,23 @@ def test_describe_shows_object_and_its_events(cluster: Cluster, ns: str, write) 
     cluster.kubectl("create", "deployment", "web", "-n", ns, "--image=nginx:1.25")
     uid = cluster.get_json("deploy", "web", "-n", ns)["metadata"]["uid"]
     event = {
-        "apiVersion": "v1", "kind": "Event",
+        "apiVersion": "v1",
+        "kind": "Event",
         "metadata": {"name": "web.1", "namespace": ns},
-        "involvedObject": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "namespace": ns, "uid": uid},
-        "reason": "ScalingReplicaSet", "message": "Scaled up replica set web-123 from 0 to 1", "type": "Normal",
-        "source": {"component": "deployment-controller"}, "count": 1,
-        "firstTimestamp": "2026-01-01T00:00:00Z", "lastTimestamp": "2026-01-01T00:00:00Z",
+        "involvedObject": {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "name": "web",
+            "namespace": ns,
+            "uid": uid,
+        },
+        "reason": "ScalingReplicaSet",
+        "message": "Scaled up replica set web-123 from 0 to 1",
+        "type": "Normal",
+        "source": {"component": "deployment-controller"},
+        "count": 1,
+        "firstTimestamp": "2026-01-01T00:00:00Z",
+        "lastTimestamp": "2026-01-01T00:00:00Z",
     }
     other = json.loads(json.dumps(event))
     other["metadata"]["name"] = "other.1"
@@ -34,19 +45,38 @@ def test_describe_shows_object_and_its_events(cluster: Cluster, ns: str, write) 
 
 
 def test_exec_and_port_forward_name_the_kind_backend(cluster: Cluster, ns: str, write) -> None:
-    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": ns},
-           "spec": {"containers": [{"name": "c", "image": "busybox"}]}}
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "p", "namespace": ns},
+        "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+    }
     cluster.kubectl("create", "-f", write(json.dumps(pod), "pod.json"))
     result = cluster.kubectl("exec", "p", "-n", ns, "--", "ls", check=False, timeout=30)
     assert result.returncode == 1
     assert "--backend kind" in result.stderr
+    cluster.kubectl(
+        "patch",
+        "pod",
+        "p",
+        "-n",
+        ns,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        '{"status":{"phase":"Running"}}',
+    )
     result = cluster.kubectl("port-forward", "pod/p", "-n", ns, "8080:80", check=False, timeout=30)
     assert result.returncode == 1 and "--backend kind" in result.stderr
 
 
 def test_logs_of_a_container_that_has_not_started(cluster: Cluster, ns: str, write) -> None:
-    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": ns},
-           "spec": {"containers": [{"name": "c", "image": "busybox"}]}}
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "p", "namespace": ns},
+        "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+    }
     cluster.kubectl("create", "-f", write(json.dumps(pod), "pod.json"))
     result = cluster.kubectl("logs", "p", "-n", ns, check=False)
     assert result.returncode == 1

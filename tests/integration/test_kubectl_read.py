@@ -33,8 +33,21 @@ def test_api_resources_lists_builtin_kinds(cluster: Cluster) -> None:
     lines = {line.split()[0]: line for line in out.splitlines()[1:]}
     assert "deploy" in lines["deployments"] and "apps/v1" in lines["deployments"]
     assert "true" in lines["pods"] and "Pod" in lines["pods"]
-    for name in ("namespaces", "services", "configmaps", "secrets", "jobs", "cronjobs", "ingresses",
-                 "roles", "customresourcedefinitions", "statefulsets", "daemonsets", "events", "nodes"):
+    for name in (
+        "namespaces",
+        "services",
+        "configmaps",
+        "secrets",
+        "jobs",
+        "cronjobs",
+        "ingresses",
+        "roles",
+        "customresourcedefinitions",
+        "statefulsets",
+        "daemonsets",
+        "events",
+        "nodes",
+    ):
         assert name in lines
 
 

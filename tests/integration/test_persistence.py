@@ -87,11 +87,14 @@ def test_watch_outlives_a_daemon_restart_by_relisting(tmp_path: Path) -> None:
         core.create_namespaced_config_map("default", client.V1ConfigMap(metadata=client.V1ObjectMeta(name="b")))
         seen = [
             (e["type"], e["object"].metadata.name)
-            for e in watch.Watch().stream(core.list_namespaced_config_map, "default",
-                                          resource_version=listing.metadata.resource_version, timeout_seconds=1)
+            for e in watch.Watch().stream(
+                core.list_namespaced_config_map,
+                "default",
+                resource_version=listing.metadata.resource_version,
+                timeout_seconds=1,
+            )
         ]
         assert seen == [("ADDED", "b")]
         api.close()
     finally:
         cluster.driftlab("cluster", "down", "--name", "relist", "--purge", check=False)
-

@@ -51,10 +51,16 @@ def test_dynamic_client_discovers_and_applies(api_client: client.ApiClient, ns: 
     dyn = dynamic.DynamicClient(api_client)
     deployments = dyn.resources.get(api_version="apps/v1", kind="Deployment")
     manifest = {
-        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "dyn", "namespace": ns},
-        "spec": {"selector": {"matchLabels": {"app": "dyn"}},
-                 "template": {"metadata": {"labels": {"app": "dyn"}},
-                              "spec": {"containers": [{"name": "c", "image": "nginx"}]}}},
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "dyn", "namespace": ns},
+        "spec": {
+            "selector": {"matchLabels": {"app": "dyn"}},
+            "template": {
+                "metadata": {"labels": {"app": "dyn"}},
+                "spec": {"containers": [{"name": "c", "image": "nginx"}]},
+            },
+        },
     }
     applied = deployments.server_side_apply(body=manifest, field_manager="pytest", namespace=ns)
     assert applied.metadata.name == "dyn"
@@ -68,8 +74,12 @@ def test_list_then_watch_from_resource_version(api_client: client.ApiClient, ns:
 
     def consume() -> None:
         w = watch.Watch()
-        for event in w.stream(core.list_namespaced_config_map, ns,
-                              resource_version=listing.metadata.resource_version, timeout_seconds=10):
+        for event in w.stream(
+            core.list_namespaced_config_map,
+            ns,
+            resource_version=listing.metadata.resource_version,
+            timeout_seconds=10,
+        ):
             events.append((event["type"], event["object"].metadata.name))
             if len(events) == 3:
                 w.stop()
@@ -89,8 +99,12 @@ def test_watch_resume_replays_only_newer_events(api_client: client.ApiClient, ns
     core.create_namespaced_config_map(ns, client.V1ConfigMap(metadata=client.V1ObjectMeta(name="b")))
     seen = [
         (e["type"], e["object"].metadata.name)
-        for e in watch.Watch().stream(core.list_namespaced_config_map, ns,
-                                      resource_version=first.metadata.resource_version, timeout_seconds=1)
+        for e in watch.Watch().stream(
+            core.list_namespaced_config_map,
+            ns,
+            resource_version=first.metadata.resource_version,
+            timeout_seconds=1,
+        )
     ]
     assert seen == [("ADDED", "b")]
 
@@ -101,12 +115,15 @@ def test_too_old_resource_version_is_gone(tmp_path: Path) -> None:
     try:
         api = config.new_client_from_config(config_file=str(small.kubeconfig))
         core = client.CoreV1Api(api)
-        first = core.create_namespaced_config_map("default", client.V1ConfigMap(metadata=client.V1ObjectMeta(name="c0")))
+        first = core.create_namespaced_config_map(
+            "default", client.V1ConfigMap(metadata=client.V1ObjectMeta(name="c0"))
+        )
         for i in range(1, 40):
             core.create_namespaced_config_map("default", client.V1ConfigMap(metadata=client.V1ObjectMeta(name=f"c{i}")))
         with pytest.raises(client.ApiException) as err:
-            core.list_namespaced_config_map("default", watch=True, timeout_seconds=1,
-                                            resource_version=first.metadata.resource_version)
+            core.list_namespaced_config_map(
+                "default", watch=True, timeout_seconds=1, resource_version=first.metadata.resource_version
+            )
         assert err.value.status == 410
         assert "too old resource version" in err.value.body
         api.close()

@@ -185,8 +185,7 @@ def test_a_field_another_manager_changed_is_a_conflict() -> None:
 
     err = caught.value
     assert str(err) == (
-        'Apply failed with 1 conflict: conflict with "kubectl-client-side-apply" using apps/v1: '
-        ".spec.replicas"
+        'Apply failed with 1 conflict: conflict with "kubectl-client-side-apply" using apps/v1: .spec.replicas'
     )
     assert err.conflicts == [Conflict("kubectl-client-side-apply", ".spec.replicas")]
     assert err.causes == [
@@ -307,8 +306,7 @@ def test_kubectl_takes_over_fields_from_client_side_apply() -> None:
     [
         (
             {**manifest(), "apiVersion": "apps/v1beta1"},
-            "Incorrect version specified in apply patch. "
-            "Specified patch version: apps/v1beta1, expected: apps/v1",
+            "Incorrect version specified in apply patch. Specified patch version: apps/v1beta1, expected: apps/v1",
         ),
         (
             {**manifest(), "metadata": {"name": "web", "managedFields": []}},
@@ -345,9 +343,7 @@ def unkeyed_container() -> dict[str, Any]:
         ),
     ],
 )
-def test_configs_that_do_not_fit_the_schema_fail_as_on_a_real_server(
-    config: dict[str, Any], problem: str
-) -> None:
+def test_configs_that_do_not_fit_the_schema_fail_as_on_a_real_server(config: dict[str, Any], problem: str) -> None:
     with pytest.raises(PatchError) as caught:
         ssa(None, config)
     prefix = "failed to create typed patch object (default/web; apps/v1, Kind=Deployment): "
@@ -397,9 +393,7 @@ def test_custom_resources_merge_by_their_list_map_keys() -> None:
             crd_schema=schema,
         )
 
-    first = widget_apply(
-        None, {"size": 1, "color": "red", "backends": [{"host": "a", "weight": 1}]}, "team-a"
-    )
+    first = widget_apply(None, {"size": 1, "color": "red", "backends": [{"host": "a", "weight": 1}]}, "team-a")
     second = widget_apply(first, {"backends": [{"host": "b", "weight": 2}]}, "team-b")
     assert second["spec"]["backends"] == [{"host": "a", "weight": 1}, {"host": "b", "weight": 2}]
     assert owned(second, "team-b") == {
@@ -595,14 +589,8 @@ def test_fields_v1_round_trip_keeps_owned_nodes() -> None:
         ("f:spec", "f:ports", 'k:{"port":80,"protocol":"TCP"}', "f:port"),
     }
     assert fields_to_v1(fields) == tree
-    assert (
-        path_string(("f:metadata", "f:finalizers", 'v:"example.com/x"'))
-        == '.metadata.finalizers[="example.com/x"]'
-    )
-    assert (
-        path_string(("f:spec", "f:ports", 'k:{"port":80,"protocol":"TCP"}'))
-        == '.spec.ports[port=80,protocol="TCP"]'
-    )
+    assert path_string(("f:metadata", "f:finalizers", 'v:"example.com/x"')) == '.metadata.finalizers[="example.com/x"]'
+    assert path_string(("f:spec", "f:ports", 'k:{"port":80,"protocol":"TCP"}')) == '.spec.ports[port=80,protocol="TCP"]'
 
 
 def test_malformed_managed_fields_are_ignored() -> None:

@@ -122,11 +122,7 @@ def test_set_element_order_places_an_added_container() -> None:
 
 def test_set_element_order_alone_reorders_a_list() -> None:
     patch = {
-        "spec": {
-            "template": {
-                "spec": {"$setElementOrder/containers": [{"name": "log-shipper"}, {"name": "nginx"}]}
-            }
-        }
+        "spec": {"template": {"spec": {"$setElementOrder/containers": [{"name": "log-shipper"}, {"name": "nginx"}]}}}
     }
     result = strategic_merge(deployment(), patch, DEPLOYMENT)
     assert names(pod_spec(result)["containers"]) == ["log-shipper", "nginx"]
@@ -150,9 +146,7 @@ def test_kubectl_apply_removing_a_container_sends_a_delete_directive() -> None:
 def test_removing_an_env_var_with_a_delete_directive() -> None:
     patch = {
         "spec": {
-            "template": {
-                "spec": {"containers": [{"name": "nginx", "env": [{"name": "DEBUG", "$patch": "delete"}]}]}
-            }
+            "template": {"spec": {"containers": [{"name": "nginx", "env": [{"name": "DEBUG", "$patch": "delete"}]}]}}
         }
     }
     result = strategic_merge(deployment(), patch, DEPLOYMENT)
@@ -164,9 +158,7 @@ def test_null_deletes_a_field_and_env_vars_merge_by_name() -> None:
         "spec": {
             "template": {
                 "spec": {
-                    "containers": [
-                        {"name": "nginx", "resources": None, "env": [{"name": "MODE", "value": "staging"}]}
-                    ]
+                    "containers": [{"name": "nginx", "resources": None, "env": [{"name": "MODE", "value": "staging"}]}]
                 }
             }
         }
@@ -216,14 +208,10 @@ def test_retain_keys_clears_the_other_strategy_fields() -> None:
 def test_retain_keys_on_a_volume_switches_its_source() -> None:
     patch = {
         "spec": {
-            "template": {
-                "spec": {"volumes": [{"$retainKeys": ["emptyDir", "name"], "emptyDir": {}, "name": "conf"}]}
-            }
+            "template": {"spec": {"volumes": [{"$retainKeys": ["emptyDir", "name"], "emptyDir": {}, "name": "conf"}]}}
         }
     }
-    assert pod_spec(strategic_merge(deployment(), patch, DEPLOYMENT))["volumes"] == [
-        {"name": "conf", "emptyDir": {}}
-    ]
+    assert pod_spec(strategic_merge(deployment(), patch, DEPLOYMENT))["volumes"] == [{"name": "conf", "emptyDir": {}}]
 
 
 def test_retain_keys_must_list_every_field_the_patch_sets() -> None:
@@ -240,35 +228,25 @@ def test_patch_replace_in_a_map_replaces_it_whole() -> None:
 
 
 def test_patch_replace_in_a_list_replaces_the_list() -> None:
-    patch = {
-        "spec": {
-            "template": {"spec": {"containers": [{"name": "app", "image": "app:2"}, {"$patch": "replace"}]}}
-        }
-    }
+    patch = {"spec": {"template": {"spec": {"containers": [{"name": "app", "image": "app:2"}, {"$patch": "replace"}]}}}}
     result = strategic_merge(deployment(), patch, DEPLOYMENT)
     assert pod_spec(result)["containers"] == [{"name": "app", "image": "app:2"}]
 
 
 def test_patch_delete_in_a_map_empties_it() -> None:
-    result = strategic_merge(
-        deployment(), {"spec": {"template": {"metadata": {"$patch": "delete"}}}}, DEPLOYMENT
-    )
+    result = strategic_merge(deployment(), {"spec": {"template": {"metadata": {"$patch": "delete"}}}}, DEPLOYMENT)
     assert result["spec"]["template"]["metadata"] == {}
 
 
 def test_nulls_inside_newly_added_fields_are_dropped() -> None:
     patch = {"spec": {"template": {"spec": {"securityContext": {"runAsUser": 1000, "runAsGroup": None}}}}}
-    assert pod_spec(strategic_merge(deployment(), patch, DEPLOYMENT))["securityContext"] == {
-        "runAsUser": 1000
-    }
+    assert pod_spec(strategic_merge(deployment(), patch, DEPLOYMENT))["securityContext"] == {"runAsUser": 1000}
 
 
 def test_rollout_restart_adds_a_template_annotation() -> None:
     patch = {
         "spec": {
-            "template": {
-                "metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": "2026-01-01T00:00:00Z"}}
-            }
+            "template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": "2026-01-01T00:00:00Z"}}}
         }
     }
     template = strategic_merge(deployment(), patch, DEPLOYMENT)["spec"]["template"]
@@ -292,9 +270,7 @@ def test_owner_references_merge_by_uid() -> None:
         "spec": {},
     }
     patch = {
-        "metadata": {
-            "ownerReferences": [{"uid": "u1", "controller": True}, {"uid": "u2", "kind": "Node", "name": "n"}]
-        }
+        "metadata": {"ownerReferences": [{"uid": "u1", "controller": True}, {"uid": "u2", "kind": "Node", "name": "n"}]}
     }
     refs = strategic_merge(pod, patch, POD)["metadata"]["ownerReferences"]
     assert refs == [{**owner, "controller": True}, {"uid": "u2", "kind": "Node", "name": "n"}]
@@ -479,8 +455,7 @@ def test_rollout_undo_body_replaces_template_and_annotations() -> None:
         ),
         (
             {"op": "remove", "path": "/spec/paused"},
-            "error in remove for path: '/spec/paused': "
-            "Unable to remove nonexistent key: paused: missing value",
+            "error in remove for path: '/spec/paused': Unable to remove nonexistent key: paused: missing value",
         ),
         (
             {"op": "replace", "path": "/spec/paused", "value": True},

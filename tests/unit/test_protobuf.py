@@ -343,9 +343,7 @@ def test_timestamps_are_rfc3339_in_utc() -> None:
     assert decode_message("ObjectMeta", fld(9, msg(fld(1, 1), fld(2, 999_999_999)))) == {
         "deletionTimestamp": "1970-01-01T00:00:01Z"
     }
-    assert decode_message("ObjectMeta", fld(9, fld(1, -62135596799))) == {
-        "deletionTimestamp": "0001-01-01T00:00:01Z"
-    }
+    assert decode_message("ObjectMeta", fld(9, fld(1, -62135596799))) == {"deletionTimestamp": "0001-01-01T00:00:01Z"}
 
 
 def test_zero_times_follow_go_json() -> None:
@@ -397,9 +395,7 @@ def test_repeated_occurrences_of_an_embedded_message_merge() -> None:
     }
     merged = decode_message("Subject", msg(fld(1, "User"), fld(3, "alice"), fld(3, "bob")))
     assert merged == {"kind": "User", "name": "bob"}
-    meta = decode_message(
-        "PodTemplateSpec", msg(fld(1, fld(1, "a")), fld(1, fld(11, msg(fld(1, "k"), fld(2, "v")))))
-    )
+    meta = decode_message("PodTemplateSpec", msg(fld(1, fld(1, "a")), fld(1, fld(11, msg(fld(1, "k"), fld(2, "v"))))))
     assert meta["metadata"] == {"name": "a", "labels": {"k": "v"}}
 
 
@@ -427,9 +423,7 @@ def _json_fields(message: protobuf.Message) -> dict[str, protobuf.Field]:
 def _check_type(where: str, each: protobuf.Field, schema: dict[str, Any]) -> None:
     if "$ref" in schema:
         target = schemas.ref_name(schema["$ref"])
-        expected = (
-            _SPECIAL_DEFINITIONS.get(each.type) or f"{protobuf.MESSAGES[each.type].package}.{each.type}"
-        )
+        expected = _SPECIAL_DEFINITIONS.get(each.type) or f"{protobuf.MESSAGES[each.type].package}.{each.type}"
         assert target == expected, f"{where}: descriptor says {each.type}, OpenAPI says {target}"
         return
     types = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
@@ -448,9 +442,7 @@ def _check_type(where: str, each: protobuf.Field, schema: dict[str, Any]) -> Non
             "int32": "integer",
             "int64": "integer",
         }
-        assert expected.get(each.type) == openapi, (
-            f"{where}: descriptor says {each.type}, OpenAPI says {openapi}"
-        )
+        assert expected.get(each.type) == openapi, f"{where}: descriptor says {each.type}, OpenAPI says {openapi}"
         if each.type in ("int32", "int64"):
             assert schema.get("format") == each.type, where
         assert (schema.get("format") == "byte") == (each.type == "bytes"), where
@@ -614,9 +606,7 @@ def stub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StubApi]:
                 "kind": "Config",
                 "clusters": [{"name": "stub", "cluster": {"server": f"http://127.0.0.1:{port}"}}],
                 "users": [{"name": "stub", "user": {}}],
-                "contexts": [
-                    {"name": "stub", "context": {"cluster": "stub", "user": "stub", "namespace": "default"}}
-                ],
+                "contexts": [{"name": "stub", "context": {"cluster": "stub", "user": "stub", "namespace": "default"}}],
                 "current-context": "stub",
             }
         )
@@ -767,9 +757,7 @@ def _rich_cronjob() -> dict[str, Any]:
         "command": ["/app"],
         "args": ["--port", "8080"],
         "workingDir": "/srv",
-        "ports": [
-            {"name": "http", "containerPort": 8080, "hostPort": 80, "hostIP": "0.0.0.0", "protocol": "TCP"}
-        ],
+        "ports": [{"name": "http", "containerPort": 8080, "hostPort": 80, "hostIP": "0.0.0.0", "protocol": "TCP"}],
         "envFrom": [
             {"prefix": "CM_", "configMapRef": {"name": "cfg", "optional": False}},
             {"secretRef": {"name": "s"}},
@@ -791,9 +779,7 @@ def _rich_cronjob() -> dict[str, Any]:
             {"name": "CM", "valueFrom": {"configMapKeyRef": {"name": "cfg", "key": "k"}}},
             {
                 "name": "F",
-                "valueFrom": {
-                    "fileKeyRef": {"volumeName": "v", "path": "env", "key": "F", "optional": False}
-                },
+                "valueFrom": {"fileKeyRef": {"volumeName": "v", "path": "env", "key": "F", "optional": False}},
             },
         ],
         "resources": {
@@ -989,15 +975,11 @@ def _rich_cronjob() -> dict[str, Any]:
                 "name": "sidecar",
                 "image": "busybox",
                 "restartPolicy": "Always",
-                "restartPolicyRules": [
-                    {"action": "Restart", "exitCodes": {"operator": "In", "values": [1, 2]}}
-                ],
+                "restartPolicyRules": [{"action": "Restart", "exitCodes": {"operator": "In", "values": [1, 2]}}],
             }
         ],
         "containers": [container, {"name": "bare"}],
-        "ephemeralContainers": [
-            {"name": "debug", "image": "busybox", "targetContainerName": "main", "tty": True}
-        ],
+        "ephemeralContainers": [{"name": "debug", "image": "busybox", "targetContainerName": "main", "tty": True}],
         "restartPolicy": "Never",
         "terminationGracePeriodSeconds": 0,
         "activeDeadlineSeconds": 600,

@@ -53,12 +53,15 @@ def test_field_selectors_know_kind_specific_fields() -> None:
     reqs = parse_field_selector("involvedObject.kind=Deployment,involvedObject.name=web", "Event")
     assert all(r.matches(event) for r in reqs)
     assert not parse_field_selector("involvedObject.name!=web", "Event")[0].matches(event)
-    with pytest.raises(ApiError, match="field label not supported: status.phase"):
+    with pytest.raises(ApiError, match=r"field label not supported: status\.phase"):
         parse_field_selector("status.phase=Running", "ConfigMap")
 
 
 def test_match_expressions_and_rendering() -> None:
-    selector = {"matchLabels": {"app": "web"}, "matchExpressions": [{"key": "tier", "operator": "In", "values": ["b", "a"]}]}
+    selector = {
+        "matchLabels": {"app": "web"},
+        "matchExpressions": [{"key": "tier", "operator": "In", "values": ["b", "a"]}],
+    }
     reqs = selector_from_match(selector)
     assert labels_match(reqs, obj(app="web", tier="a"))
     assert not labels_match(reqs, obj(app="web"))

@@ -130,9 +130,7 @@ def test_metadata_is_the_default_row_object() -> None:
             "apiVersion": "meta.k8s.io/v1",
             "metadata": deployment()["metadata"],
         }
-    assert table(rtype("Deployment"), [deployment()], now=NOW)["rows"][0]["object"]["kind"] == (
-        "PartialObjectMetadata"
-    )
+    assert table(rtype("Deployment"), [deployment()], now=NOW)["rows"][0]["object"]["kind"] == ("PartialObjectMetadata")
 
 
 def test_include_object_embeds_the_whole_object_with_its_kind() -> None:
@@ -143,10 +141,7 @@ def test_include_object_embeds_the_whole_object_with_its_kind() -> None:
 
 
 def test_include_none_leaves_the_object_out() -> None:
-    assert (
-        table(rtype("Deployment"), [deployment()], now=NOW, include_object="None")["rows"][0]["object"]
-        is None
-    )
+    assert table(rtype("Deployment"), [deployment()], now=NOW, include_object="None")["rows"][0]["object"] is None
 
 
 def test_unknown_include_object_is_a_bad_request() -> None:
@@ -162,10 +157,7 @@ def test_malformed_object_raises_table_error() -> None:
     with pytest.raises(TableError) as err:
         table(rtype("Deployment"), [broken], now=NOW)
     assert err.value.code == 500
-    assert (
-        err.value.message
-        == 'Internal error occurred: cannot print deployments.apps "web": spec must be an object'
-    )
+    assert err.value.message == 'Internal error occurred: cannot print deployments.apps "web": spec must be an object'
     with pytest.raises(TableError):
         table(rtype("Deployment"), ["not an object"], now=NOW)  # type: ignore[list-item]
     bad_time = deployment()
@@ -423,9 +415,7 @@ def test_cronjob() -> None:
 # Pods ---------------------------------------------------------------------------------------------
 
 
-def pod(
-    status: dict[str, Any], containers: int = 1, init: list[dict] | None = None, **meta_extra: Any
-) -> dict:
+def pod(status: dict[str, Any], containers: int = 1, init: list[dict] | None = None, **meta_extra: Any) -> dict:
     spec: dict[str, Any] = {"containers": [{"name": f"c{i}", "image": "app:1"} for i in range(containers)]}
     if init is not None:
         spec["initContainers"] = init
@@ -492,9 +482,7 @@ def test_pod_running_row_with_wide_cells() -> None:
 
 def test_pod_restarts_show_when_the_last_one_was() -> None:
     last = {"terminated": {"exitCode": 1, "reason": "Error", "finishedAt": ago(120)}}
-    obj = pod(
-        {"phase": "Running", "containerStatuses": [waiting("CrashLoopBackOff", restarts=5, lastState=last)]}
-    )
+    obj = pod({"phase": "Running", "containerStatuses": [waiting("CrashLoopBackOff", restarts=5, lastState=last)]})
     assert row("Pod", obj)[1:4] == ["0/1", "CrashLoopBackOff", "5 (2m ago)"]
 
 
@@ -758,11 +746,7 @@ def test_service_node_port_and_defaults() -> None:
         ({"type": "LoadBalancer", "ports": [{"port": 80}]}, {}, "<pending>"),
         (
             {"type": "LoadBalancer"},
-            {
-                "loadBalancer": {
-                    "ingress": [{"ip": "203.0.113.9"}, {"hostname": "lb.example"}, {"ip": "203.0.113.10"}]
-                }
-            },
+            {"loadBalancer": {"ingress": [{"ip": "203.0.113.9"}, {"hostname": "lb.example"}, {"ip": "203.0.113.10"}]}},
             "203.0.113.10,203.0.113.9,lb.example",
         ),
         (

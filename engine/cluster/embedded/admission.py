@@ -75,7 +75,7 @@ class Admission:
             spec.pop("clusterIPs", None)
         elif not spec.get("clusterIP"):
             spec["clusterIP"] = live_spec.get("clusterIP") or self._free_cluster_ip()
-        if spec.get("clusterIP") and spec["clusterIP"] != "None" or spec.get("clusterIP") == "None":
+        if (spec.get("clusterIP") and spec["clusterIP"] != "None") or spec.get("clusterIP") == "None":
             spec["clusterIPs"] = [spec["clusterIP"]]
         if service_type in ("NodePort", "LoadBalancer"):
             live_ports = {(p.get("port"), p.get("protocol", "TCP")): p for p in live_spec.get("ports") or []}
@@ -143,10 +143,20 @@ def _crd_status(crd: Obj) -> Obj:
     return {
         "acceptedNames": names,
         "conditions": [
-            {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts",
-             "message": "no conflicts found", "lastTransitionTime": stamp},
-            {"type": "Established", "status": "True", "reason": "InitialNamesAccepted",
-             "message": "the initial names have been accepted", "lastTransitionTime": stamp},
+            {
+                "type": "NamesAccepted",
+                "status": "True",
+                "reason": "NoConflicts",
+                "message": "no conflicts found",
+                "lastTransitionTime": stamp,
+            },
+            {
+                "type": "Established",
+                "status": "True",
+                "reason": "InitialNamesAccepted",
+                "message": "the initial names have been accepted",
+                "lastTransitionTime": stamp,
+            },
         ],
         "storedVersions": stored,
     }

@@ -79,8 +79,17 @@ class EmbeddedCluster:
         read_fd, write_fd = os.pipe()
         try:
             child = proc.spawn_detached(
-                [sys.executable, "-m", "engine.cluster.embedded.daemon", "--state", str(self.state_dir),
-                 "--name", self.name, "--ready-fd", str(write_fd)],
+                [
+                    sys.executable,
+                    "-m",
+                    "engine.cluster.embedded.daemon",
+                    "--state",
+                    str(self.state_dir),
+                    "--name",
+                    self.name,
+                    "--ready-fd",
+                    str(write_fd),
+                ],
                 log_path=self.state_dir / LOG_FILE,
                 pass_fds=(write_fd,),
             )

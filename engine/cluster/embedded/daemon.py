@@ -44,7 +44,9 @@ def free_port() -> int:
 
 
 def port_is_free(port: int) -> bool:
+    """Whether we can listen on the port again; SO_REUSEADDR as the server uses, so TIME_WAIT does not count."""
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:

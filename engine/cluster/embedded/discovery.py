@@ -50,8 +50,11 @@ def _aggregated_resource(rtype: ResourceType) -> dict[str, Any]:
     for sub in rtype.subresources:
         group, version, kind, verbs = _sub_kind(rtype, sub)
         subs.append(
-            {"subresource": sub, "responseKind": {"group": group, "version": version, "kind": kind},
-             "verbs": list(verbs)}
+            {
+                "subresource": sub,
+                "responseKind": {"group": group, "version": version, "kind": kind},
+                "verbs": list(verbs),
+            }
         )
     if subs:
         entry["subresources"] = subs
@@ -77,7 +80,12 @@ def aggregated(catalog: Catalog, core: bool) -> dict[str, Any]:
                 ],
             }
         )
-    return {"kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2", "metadata": {}, "items": items}
+    return {
+        "kind": "APIGroupDiscoveryList",
+        "apiVersion": "apidiscovery.k8s.io/v2",
+        "metadata": {},
+        "items": items,
+    }
 
 
 def legacy_core_versions(server_address: str) -> dict[str, Any]:
@@ -137,4 +145,9 @@ def legacy_resources(catalog: Catalog, group: str, version: str) -> dict[str, An
                 sub_entry["version"] = sub_version
             resources.append(sub_entry)
     group_version = f"{group}/{version}" if group else version
-    return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": resources}
+    return {
+        "kind": "APIResourceList",
+        "apiVersion": "v1",
+        "groupVersion": group_version,
+        "resources": resources,
+    }

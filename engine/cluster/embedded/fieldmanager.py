@@ -81,9 +81,7 @@ class ApplyConflict(Exception):
             {"reason": "FieldManagerConflict", "message": f"conflict with {owner}", "field": conflict.field}
             for conflict, owner in zip(self.conflicts, self.owners, strict=True)
         ]
-        self.message = _conflict_message(
-            list(zip(self.owners, (c.field for c in self.conflicts), strict=True))
-        )
+        self.message = _conflict_message(list(zip(self.owners, (c.field for c in self.conflicts), strict=True)))
         super().__init__(self.message)
 
 
@@ -300,9 +298,7 @@ def _field_set(value: Obj, types: _Types, *, strict: bool = False) -> set[Path]:
     return out
 
 
-def _collect(
-    value: Any, schema: Schema, path: Path, types: _Types, out: set[Path], errors: list[str] | None
-) -> None:
+def _collect(value: Any, schema: Schema, path: Path, types: _Types, out: set[Path], errors: list[str] | None) -> None:
     if isinstance(value, dict):
         if path and (not value or _atomic_map(schema)):
             out.add(path)
@@ -375,9 +371,7 @@ def _granular(old: Any, new: Any, kind: type, schema: Schema) -> bool:
     return not _atomic_map(schema) if kind is dict else _list_type(schema)[0] != "atomic"
 
 
-def _compare(
-    old: Any, new: Any, schema: Schema, path: Path, types: _Types, diff: _Diff, as_node: bool
-) -> None:
+def _compare(old: Any, new: Any, schema: Schema, path: Path, types: _Types, diff: _Diff, as_node: bool) -> None:
     if old is _MISSING and new is _MISSING:
         return
     if _granular(old, new, dict, schema):
@@ -552,9 +546,7 @@ def _remove(value: Any, trie: dict[str, _Node], schema: Schema, path: Path, type
             if node is None:
                 out[key] = child
             elif not node.member:
-                kept = _remove(
-                    child, node.children, types.child(schema, key, path), (*path, f"f:{key}"), types
-                )
+                kept = _remove(child, node.children, types.child(schema, key, path), (*path, f"f:{key}"), types)
                 if kept or not child:
                     out[key] = kept
         return out
@@ -730,9 +722,7 @@ def apply(
     try:
         applied = {p for p in _field_set(effective, types, strict=True) if scope.tracks(p)}
     except _SchemaError as err:
-        raise PatchError(
-            f"failed to create typed patch object ({_gvknn(config, api_version)}): {err}", ""
-        ) from err
+        raise PatchError(f"failed to create typed patch object ({_gvknn(config, api_version)}): {err}", "") from err
 
     base = _without_managed_fields(live)
     managers = _decode(_metadata(live).get("managedFields"))

@@ -172,9 +172,7 @@ def strategic_merge(original: Obj, patch: Any, definition: str | None) -> Obj:
     if patch is None:
         return copy.deepcopy(original)
     if not isinstance(patch, dict):
-        raise PatchError(
-            f"json: cannot unmarshal {_json_kind(patch)} into Go value of type map[string]interface {{}}"
-        )
+        raise PatchError(f"json: cannot unmarshal {_json_kind(patch)} into Go value of type map[string]interface {{}}")
     return _merge_map(copy.deepcopy(original), copy.deepcopy(patch), definition_schema(definition))
 
 
@@ -359,9 +357,7 @@ def _ordered(merged: list[Any], order: list[Any], server_order: list[Any], key: 
     """
     ident = _identity(key)
     wanted = [ident(item) for item in order]
-    named = sorted(
-        (x for x in merged if _index(wanted, ident(x)) >= 0), key=lambda x: _index(wanted, ident(x))
-    )
+    named = sorted((x for x in merged if _index(wanted, ident(x)) >= 0), key=lambda x: _index(wanted, ident(x)))
     server_only = [x for x in merged if _index(wanted, ident(x)) < 0]
     live = [ident(item) for item in server_order]
     out: list[Any] = []
@@ -427,8 +423,7 @@ def _check_order(change: list[Any], order: list[Any], merge_key: str | None) -> 
             position += 1
         if position == len(order):
             raise _unreasoned(
-                f"The order in patch list:\n{go_repr(change)}\n doesn't match {_SET_ORDER} list:\n"
-                f"{go_repr(order)}\n"
+                f"The order in patch list:\n{go_repr(change)}\n doesn't match {_SET_ORDER} list:\n{go_repr(order)}\n"
             )
         position += 1
 
@@ -485,9 +480,7 @@ def json_patch(original: Obj, ops: Any) -> Obj:
         raise PatchError(f"json: cannot unmarshal {_json_kind(ops)} into Go value of type jsonpatch.Patch")
     for op in ops:
         if not isinstance(op, dict):
-            raise PatchError(
-                f"json: cannot unmarshal {_json_kind(op)} into Go value of type jsonpatch.Operation"
-            )
+            raise PatchError(f"json: cannot unmarshal {_json_kind(op)} into Go value of type jsonpatch.Operation")
     doc: Any = copy.deepcopy(original)
     for op in ops:
         doc = _apply_operation(doc, op)
@@ -533,9 +526,7 @@ def _operation_problem(doc: Any, op: Obj) -> str | None:
         return _bad_insert_index(container, key, path)
     if kind == "remove" and not _holds(container, key):
         if isinstance(container, dict):
-            return (
-                f"error in remove for path: '{path}': Unable to remove nonexistent key: {key}: missing value"
-            )
+            return f"error in remove for path: '{path}': Unable to remove nonexistent key: {key}: missing value"
         return f"error in remove for path: '{path}': {_invalid_index(key)}"
     if kind == "replace" and not _holds(container, key):
         return f"replace operation does not apply: doc is missing key: {path}: missing value"

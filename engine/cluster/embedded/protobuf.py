@@ -75,9 +75,7 @@ def iter_fields(data: bytes) -> Iterator[WireField]:
             length, pos = read_varint(data, pos)
             if length > len(data) - pos:
                 remain = len(data) - pos
-                raise ProtobufError(
-                    f"truncated: field {number} claims {length} bytes but only {remain} remain"
-                )
+                raise ProtobufError(f"truncated: field {number} claims {length} bytes but only {remain} remain")
             yield WireField(number, wire_type, bytes(data[pos : pos + length]))
             pos += length
         elif wire_type in (FIXED64, FIXED32):
@@ -1065,9 +1063,7 @@ def _build_messages() -> dict[str, Message]:
     messages: dict[str, Message] = {}
     for package, specs in _PACKAGES.items():
         for name, fields in specs.items():
-            messages[name] = Message(
-                name, package, {number: _parse_spec(spec) for number, spec in fields.items()}
-            )
+            messages[name] = Message(name, package, {number: _parse_spec(spec) for number, spec in fields.items()})
     for message in messages.values():
         for field in message.fields.values():
             if field.is_message and field.type not in messages and field.type not in _SPECIAL:
@@ -1186,9 +1182,7 @@ def _message(message: Message, data: bytes, path: str) -> dict[str, Any]:
 def _emit(out: dict[str, Any], field: Field, occurrences: list[Occurrence], path: str) -> None:
     """Put `field` into `out` as encoding/json would, given its occurrences on the wire."""
     if field.repeated:
-        items = [
-            item for index, each in enumerate(occurrences) for item in _items(field, each, f"{path}[{index}]")
-        ]
+        items = [item for index, each in enumerate(occurrences) for item in _items(field, each, f"{path}[{index}]")]
         if items or field.always:
             out[field.json] = items or None
     elif field.is_map:

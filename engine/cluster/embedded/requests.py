@@ -106,7 +106,8 @@ def field_validation(value: str | None) -> str:
         return "Warn"
     if value not in ("Ignore", "Warn", "Strict"):
         raise ApiError(
-            400, "BadRequest",
+            400,
+            "BadRequest",
             f'fieldValidation must be one of "Ignore", "Warn" or "Strict", got "{value}"',
         )
     return value

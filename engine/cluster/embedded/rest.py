@@ -28,10 +28,23 @@ Obj = dict[str, Any]
 
 # Kinds whose metadata.generation tracks changes to their spec, as on a real cluster.
 _GENERATION_KINDS = {
-    "Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job", "CronJob", "Ingress", "Pod",
+    "Deployment",
+    "ReplicaSet",
+    "StatefulSet",
+    "DaemonSet",
+    "Job",
+    "CronJob",
+    "Ingress",
+    "Pod",
     "CustomResourceDefinition",
 }
-_UNTOUCHABLE_META = ("uid", "creationTimestamp", "generation", "deletionTimestamp", "deletionGracePeriodSeconds")
+_UNTOUCHABLE_META = (
+    "uid",
+    "creationTimestamp",
+    "generation",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+)
 
 PATCH_JSON = "application/json-patch+json"
 PATCH_MERGE = "application/merge-patch+json"
@@ -126,11 +139,21 @@ class Api:
                 meta["name"] = meta["generateName"] + uuid.uuid4().hex[:5]
             else:
                 raise ApiError(
-                    422, "Invalid", f"{rtype.kind}{_group_suffix(rtype)} \"\" is invalid: metadata.name: "
+                    422,
+                    "Invalid",
+                    f'{rtype.kind}{_group_suffix(rtype)} "" is invalid: metadata.name: '
                     "Required value: name or generateName is required",
-                    {"kind": rtype.kind, "group": rtype.group,
-                     "causes": [{"reason": "FieldValueRequired", "message": "Required value: name or generateName "
-                                 "is required", "field": "metadata.name"}]},
+                    {
+                        "kind": rtype.kind,
+                        "group": rtype.group,
+                        "causes": [
+                            {
+                                "reason": "FieldValueRequired",
+                                "message": "Required value: name or generateName is required",
+                                "field": "metadata.name",
+                            }
+                        ],
+                    },
                 )
         if rtype.namespaced:
             self._check_namespace_open(rtype, meta["namespace"], meta["name"])
@@ -139,7 +162,7 @@ class Api:
         if "status" in rtype.subresources and rtype.kind not in ("Node", "Namespace"):
             obj.pop("status", None)
         obj = defaults.apply_defaults(obj, rtype)
-        obj, warnings = validation.validate(obj, rtype, old=None, field_validation=opts.field_validation)
+        obj, warnings = _validate(obj, rtype, None, opts.field_validation)
         meta = obj["metadata"]
         for key in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds"):
             meta.pop(key, None)
@@ -200,7 +223,8 @@ class Api:
             elif content_type == PATCH_STRATEGIC:
                 if rtype.definition is None:
                     raise ApiError(
-                        415, "UnsupportedMediaType",
+                        415,
+                        "UnsupportedMediaType",
                         f"the body of the request was in an unknown format - accepted media types include: "
                         f"{PATCH_JSON}, {PATCH_MERGE}, {PATCH_APPLY}",
                     )
@@ -283,7 +307,7 @@ class Api:
             else:
                 new.pop("status", None)
         new = defaults.apply_defaults(new, rtype)
-        new, warnings = validation.validate(new, rtype, old=live, field_validation=opts.field_validation)
+        new, warnings = _validate(new, rtype, live, opts.field_validation)
         new_meta = new["metadata"]
         if "generation" in live_meta and _spec_of(new) != _spec_of(live):
             new_meta["generation"] = int(live_meta["generation"]) + 1
@@ -302,16 +326,15 @@ class Api:
         self.admission.after_write(rtype, stored, live)
         return stored, warnings
 
-    def delete(
-        self, rtype: ResourceType, namespace: str, name: str, options: Obj | None, dry_run: bool = False
-    ) -> Obj:
+    def delete(self, rtype: ResourceType, namespace: str, name: str, options: Obj | None, dry_run: bool = False) -> Obj:
         live = self.get(rtype, namespace, name)
         options = options or {}
         meta = live["metadata"]
         pre = options.get("preconditions") or {}
         if pre.get("uid") and pre["uid"] != meta.get("uid"):
             raise ApiError(
-                409, "Conflict",
+                409,
+                "Conflict",
                 f"Precondition failed: UID in precondition: {pre['uid']}, UID in object meta: {meta.get('uid')}",
             )
         if pre.get("resourceVersion") and pre["resourceVersion"] != meta.get("resourceVersion"):
@@ -385,8 +408,9 @@ class Api:
         if kind and kind != rtype.kind:
             raise bad_request(
                 f"the API version in the data ({api_version}) does not match the expected API version "
-                f"({rtype.api_version})" if api_version and api_version != rtype.api_version
-                else f"{kind} in version \"{rtype.version}\" cannot be handled as a {rtype.kind}: "
+                f"({rtype.api_version})"
+                if api_version and api_version != rtype.api_version
+                else f'{kind} in version "{rtype.version}" cannot be handled as a {rtype.kind}: '
                 f"the kind in the body ({kind}) does not match the resource ({rtype.kind})"
             )
         if api_version and api_version != rtype.api_version:
@@ -400,8 +424,10 @@ class Api:
         if meta is None:
             obj["metadata"] = {}
         elif not isinstance(meta, dict):
-            raise bad_request(f"{rtype.kind} in version \"{rtype.version}\" cannot be handled as a {rtype.kind}: "
-                              "metadata must be an object")
+            raise bad_request(
+                f'{rtype.kind} in version "{rtype.version}" cannot be handled as a {rtype.kind}: '
+                "metadata must be an object"
+            )
         return obj
 
     def _place(self, rtype: ResourceType, namespace: str, meta: Obj) -> None:
@@ -410,9 +436,7 @@ class Api:
             return
         body_ns = meta.get("namespace")
         if body_ns and namespace and body_ns != namespace:
-            raise bad_request(
-                "the namespace of the provided object does not match the namespace sent on the request"
-            )
+            raise bad_request("the namespace of the provided object does not match the namespace sent on the request")
         meta["namespace"] = namespace or body_ns or "default"
 
     def _check_identity(self, rtype: ResourceType, namespace: str, name: str, obj: Obj) -> None:
@@ -430,16 +454,35 @@ class Api:
             raise not_found(ns_type, namespace)
         if ns["metadata"].get("deletionTimestamp"):
             raise forbidden(
-                rtype, name,
+                rtype,
+                name,
                 f"unable to create new content in namespace {namespace} because it is being terminated",
             )
 
-    def _manage_fields(self, rtype: ResourceType, old: Obj | None, new: Obj, manager: str, subresource: str = "") -> None:
+    def _manage_fields(
+        self, rtype: ResourceType, old: Obj | None, new: Obj, manager: str, subresource: str = ""
+    ) -> None:
         new["metadata"]["managedFields"] = fieldmanager.record_update(
-            old, new, manager=manager, api_version=rtype.api_version, now=clock.stamp(),
-            definition=rtype.definition, crd_schema=rtype.crd_schema,
-            subresource=subresource or None, status_subresource="status" in rtype.subresources,
+            old,
+            new,
+            manager=manager,
+            api_version=rtype.api_version,
+            now=clock.stamp(),
+            definition=rtype.definition,
+            crd_schema=rtype.crd_schema,
+            subresource=subresource or None,
+            status_subresource="status" in rtype.subresources,
         )
+
+
+def _validate(obj: Obj, rtype: ResourceType, old: Obj | None, field_validation: str) -> tuple[Obj, list[str]]:
+    try:
+        return validation.validate(obj, rtype, old=old, field_validation=field_validation)
+    except validation.Invalid as err:
+        status = err.status()
+        raise ApiError(422, "Invalid", err.message, status.get("details")) from err
+    except validation.BadRequest as err:
+        raise bad_request(err.message) from err
 
 
 def patch_error(err: patching.PatchError) -> ApiError:

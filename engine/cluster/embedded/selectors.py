@@ -83,7 +83,7 @@ def _parse_requirement(part: str, whole: str) -> Requirement:
         if op in (">", "<"):
             if not value.lstrip("-").isdigit():
                 raise bad_request(
-                    f'unable to parse requirement: for \'Gt\', \'Lt\' operators, the value must be an integer: "{value}"'
+                    f"unable to parse requirement: for 'Gt', 'Lt' operators, the value must be an integer: \"{value}\""
                 )
         else:
             _check_value(value, whole)
@@ -155,7 +155,10 @@ def _path(*keys: str) -> Callable[[dict[str, Any]], str]:
     return get
 
 
-_COMMON_FIELDS = {"metadata.name": _path("metadata", "name"), "metadata.namespace": _path("metadata", "namespace")}
+_COMMON_FIELDS = {
+    "metadata.name": _path("metadata", "name"),
+    "metadata.namespace": _path("metadata", "namespace"),
+}
 
 _KIND_FIELDS: dict[str, dict[str, Callable[[dict[str, Any]], str]]] = {
     "Pod": {
@@ -169,8 +172,10 @@ _KIND_FIELDS: dict[str, dict[str, Callable[[dict[str, Any]], str]]] = {
         "status.nominatedNodeName": _path("status", "nominatedNodeName"),
     },
     "Event": {
-        **{f"involvedObject.{f}": _path("involvedObject", f) for f in (
-            "kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath")},
+        **{
+            f"involvedObject.{f}": _path("involvedObject", f)
+            for f in ("kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath")
+        },
         "reason": _path("reason"),
         "reportingComponent": _path("reportingComponent"),
         "source": _path("source", "component"),
@@ -212,7 +217,7 @@ def parse_field_selector(text: str | None, kind: str, custom: bool = False) -> l
         field, op, value = match.groups()
         getter = fields.get(field)
         if getter is None:
-            raise ApiError(400, "BadRequest", f'field label not supported: {field}')
+            raise ApiError(400, "BadRequest", f"field label not supported: {field}")
         requirements.append(FieldRequirement(field, value, op == "!=", getter))
     return requirements
 

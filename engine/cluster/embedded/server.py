@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import random
@@ -55,12 +56,15 @@ def _dumps(body: Any) -> bytes:
     return json.dumps(body, separators=(",", ":")).encode()
 
 
-def respond(body: Any, status: int = 200, content_type: str = JSON_TYPE, warnings: list[str] | None = None) -> web.Response:
+def respond(
+    body: Any, status: int = 200, content_type: str = JSON_TYPE, warnings: list[str] | None = None
+) -> web.Response:
     headers = {}
     if warnings:
         headers["Warning"] = ", ".join(f'299 - "{w.replace(chr(34), chr(92) + chr(34))}"' for w in warnings)
-    return web.Response(body=_dumps(body), status=status, content_type=None,
-                        headers={"Content-Type": content_type, **headers})
+    return web.Response(
+        body=_dumps(body), status=status, content_type=None, headers={"Content-Type": content_type, **headers}
+    )
 
 
 def error_response(err: ApiError) -> web.Response:
@@ -88,8 +92,9 @@ class ApiServer:
         except ApiError as err:
             return error_response(err)
         except web.HTTPRequestEntityTooLarge:
-            return error_response(ApiError(413, "RequestEntityTooLarge",
-                                           f"Request entity too large: limit is {MAX_BODY}"))
+            return error_response(
+                ApiError(413, "RequestEntityTooLarge", f"Request entity too large: limit is {MAX_BODY}")
+            )
         except (ConnectionResetError, asyncio.CancelledError):
             raise
         except Exception as err:  # the server must answer, whatever a request does to it
@@ -107,7 +112,8 @@ class ApiServer:
             raise path_not_found()
         if resource.subresource in UNSUPPORTED_STREAMS:
             raise ApiError(
-                400, "BadRequest",
+                400,
+                "BadRequest",
                 f"the embedded cluster cannot {resource.subresource} into containers: its workloads are "
                 "simulated. Start the lab with the kind backend (--backend kind) to use exec, attach, cp "
                 "and port-forward",
@@ -126,14 +132,20 @@ class ApiServer:
         aggregated = "as=APIGroupDiscoveryList" in request.headers.get("Accept", "")
         if path == "/api":
             if aggregated:
-                return respond(discovery.aggregated(self.catalog, core=True), content_type=discovery.AGGREGATED_CONTENT_TYPE)
+                return respond(
+                    discovery.aggregated(self.catalog, core=True),
+                    content_type=discovery.AGGREGATED_CONTENT_TYPE,
+                )
             return respond(discovery.legacy_core_versions(self.address))
         if path == "/apis":
             if aggregated:
-                return respond(discovery.aggregated(self.catalog, core=False), content_type=discovery.AGGREGATED_CONTENT_TYPE)
+                return respond(
+                    discovery.aggregated(self.catalog, core=False),
+                    content_type=discovery.AGGREGATED_CONTENT_TYPE,
+                )
             return respond(discovery.legacy_groups(self.catalog))
         parts = [p for p in path.split("/") if p]
-        if parts[:1] == ["api"] and len(parts) == 2 or parts[:1] == ["apis"] and len(parts) == 3:
+        if (parts[:1] == ["api"] and len(parts) == 2) or (parts[:1] == ["apis"] and len(parts) == 3):
             group, version = ("", parts[1]) if parts[0] == "api" else (parts[1], parts[2])
             body = discovery.legacy_resources(self.catalog, group, version)
             if body is None:
@@ -151,7 +163,7 @@ class ApiServer:
         if path == "/openapi/v3":
             return respond(self._openapi_index())
         if path.startswith("/openapi/v3/"):
-            document = openapi.openapi_document(path[len("/openapi/v3/"):], self.catalog.types)
+            document = openapi.openapi_document(path[len("/openapi/v3/") :], self.catalog.types)
             if document is None:
                 raise path_not_found()
             return respond(document)
@@ -174,18 +186,36 @@ class ApiServer:
             fields = parse_field_selector(query.get("fieldSelector"), rtype.kind, rtype.is_custom)
             if bool_param(query.get("watch")):
                 return await self._watch(request, res, labels, fields)
-            result = self.api.list(rtype, res.namespace, labels, fields,
-                                   int_param("limit", query.get("limit")), query.get("continue", ""))
+            result = self.api.list(
+                rtype,
+                res.namespace,
+                labels,
+                fields,
+                int_param("limit", query.get("limit")),
+                query.get("continue", ""),
+            )
             if _wants_table(request):
-                return respond(tables.table(rtype, result.items, now=now(),
-                                            include_object=query.get("includeObject", "Metadata"),
-                                            resource_version=result.resource_version,
-                                            continue_token=result.continue_token))
+                return respond(
+                    tables.table(
+                        rtype,
+                        result.items,
+                        now=now(),
+                        include_object=query.get("includeObject", "Metadata"),
+                        resource_version=result.resource_version,
+                        continue_token=result.continue_token,
+                    )
+                )
             meta: dict[str, Any] = {"resourceVersion": result.resource_version}
             if result.continue_token:
                 meta["continue"] = result.continue_token
-            return respond({"kind": rtype.list_kind, "apiVersion": rtype.api_version, "metadata": meta,
-                            "items": result.items})
+            return respond(
+                {
+                    "kind": rtype.list_kind,
+                    "apiVersion": rtype.api_version,
+                    "metadata": meta,
+                    "items": result.items,
+                }
+            )
         if request.method == "POST":
             if rtype.namespaced and res.namespace is None:
                 raise method_not_allowed()
@@ -196,10 +226,15 @@ class ApiServer:
             labels = parse_label_selector(query.get("labelSelector"))
             fields = parse_field_selector(query.get("fieldSelector"), rtype.kind, rtype.is_custom)
             options = await self._delete_options(request)
-            deleted = self.api.delete_collection(rtype, res.namespace, labels, fields, options,
-                                                 self._dry_run(request))
-            return respond({"kind": rtype.list_kind, "apiVersion": rtype.api_version,
-                            "metadata": {"resourceVersion": str(self.api.store.revision)}, "items": deleted})
+            deleted = self.api.delete_collection(rtype, res.namespace, labels, fields, options, self._dry_run(request))
+            return respond(
+                {
+                    "kind": rtype.list_kind,
+                    "apiVersion": rtype.api_version,
+                    "metadata": {"resourceVersion": str(self.api.store.revision)},
+                    "items": deleted,
+                }
+            )
         raise method_not_allowed()
 
     # Single objects ---------------------------------------------------------------------------------------
@@ -212,9 +247,15 @@ class ApiServer:
         if method == "GET":
             obj = self.api.get(rtype, namespace, name)
             if _wants_table(request):
-                return respond(tables.table(rtype, [obj], now=now(),
-                                            include_object=request.query.get("includeObject", "Metadata"),
-                                            resource_version=obj["metadata"].get("resourceVersion", "")))
+                return respond(
+                    tables.table(
+                        rtype,
+                        [obj],
+                        now=now(),
+                        include_object=request.query.get("includeObject", "Metadata"),
+                        resource_version=obj["metadata"].get("resourceVersion", ""),
+                    )
+                )
             return respond(obj)
         if method == "PUT":
             body = decode_body(await request.read(), request.headers.get("Content-Type"))
@@ -225,13 +266,15 @@ class ApiServer:
             content_type = media_type(request.headers.get("Content-Type"))
             if content_type not in (PATCH_JSON, PATCH_MERGE, PATCH_STRATEGIC, PATCH_APPLY):
                 raise ApiError(
-                    415, "UnsupportedMediaType",
+                    415,
+                    "UnsupportedMediaType",
                     f"the body of the request was in an unknown format - accepted media types include: "
                     f"{PATCH_JSON}, {PATCH_MERGE}, {PATCH_APPLY}, {PATCH_STRATEGIC}",
                 )
             raw = decode_body(await request.read(), content_type)
-            obj, warnings, created = self.api.patch(rtype, namespace, name, content_type, raw,
-                                                    self._write_options(request), res.subresource)
+            obj, warnings, created = self.api.patch(
+                rtype, namespace, name, content_type, raw, self._write_options(request), res.subresource
+            )
             return respond(obj, status=201 if created else 200, warnings=warnings)
         if method == "DELETE":
             options = await self._delete_options(request)
@@ -387,10 +430,8 @@ class ApiServer:
             pass
         finally:
             self.api.hub.unsubscribe(watcher)
-        try:
+        with contextlib.suppress(ConnectionResetError, RuntimeError):
             await response.write_eof()
-        except (ConnectionResetError, RuntimeError):
-            pass
         return response
 
     @staticmethod

@@ -85,7 +85,9 @@ def forbidden(rtype: ResourceType, name: str, why: str) -> ApiError:
     return ApiError(403, "Forbidden", f'{rtype.qualified} "{name}" is forbidden: {why}', _details(rtype, name))
 
 
-def method_not_allowed(message: str = "the server does not allow this method on the requested resource") -> ApiError:
+def method_not_allowed(
+    message: str = "the server does not allow this method on the requested resource",
+) -> ApiError:
     return ApiError(405, "MethodNotAllowed", message)
 
 

@@ -69,7 +69,8 @@ class Store:
 
     def get(self, resource: str, namespace: str, name: str) -> dict[str, Any] | None:
         row = self._db.execute(
-            "SELECT body FROM objects WHERE resource=? AND namespace=? AND name=?", (resource, namespace, name)
+            "SELECT body FROM objects WHERE resource=? AND namespace=? AND name=?",
+            (resource, namespace, name),
         ).fetchone()
         return json.loads(row[0]) if row else None
 
@@ -161,7 +162,8 @@ class Store:
             db = self.store._db
             if exc_type is None:
                 db.execute(
-                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('revision', ?)", (str(self.store.revision),)
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('revision', ?)",
+                    (str(self.store.revision),),
                 )
                 db.execute("COMMIT")
             else:

@@ -24,7 +24,9 @@ class Controller:
         self._wake = asyncio.Event()
         api.hub.listen(self._on_event)
 
-    def keys_for(self, resource: str, event_type: str, obj: dict[str, Any], old: dict[str, Any] | None) -> list[Hashable]:
+    def keys_for(
+        self, resource: str, event_type: str, obj: dict[str, Any], old: dict[str, Any] | None
+    ) -> list[Hashable]:
         raise NotImplementedError
 
     def reconcile(self, key: Hashable) -> None:

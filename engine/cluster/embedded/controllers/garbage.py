@@ -11,8 +11,8 @@ from collections.abc import Hashable
 from typing import Any
 
 from ..catalog import storage_key
-from ..rest import Api, WriteOptions
 from ..resources import ResourceType
+from ..rest import Api, WriteOptions
 from .base import Controller
 
 Key = tuple[str, str, str]  # storage key, namespace, name
@@ -147,16 +147,25 @@ class GarbageCollector(Controller):
                     ref for ref in dep["metadata"].get("ownerReferences") or [] if ref.get("uid") != meta["uid"]
                 ]
                 dep_meta = dep["metadata"]
-                self.api.update(dep_type, dep_meta.get("namespace", ""), dep_meta["name"], updated,
-                                WriteOptions(field_manager="garbage-collector"))
+                self.api.update(
+                    dep_type,
+                    dep_meta.get("namespace", ""),
+                    dep_meta["name"],
+                    updated,
+                    WriteOptions(field_manager="garbage-collector"),
+                )
             finalizers.remove("orphan")
         elif "foregroundDeletion" in finalizers:
             if dependents:
                 for dep_type, dep in dependents:
                     dep_meta = dep["metadata"]
                     if not dep_meta.get("deletionTimestamp"):
-                        self.api.delete(dep_type, dep_meta.get("namespace", ""), dep_meta["name"],
-                                        {"propagationPolicy": "Foreground"})
+                        self.api.delete(
+                            dep_type,
+                            dep_meta.get("namespace", ""),
+                            dep_meta["name"],
+                            {"propagationPolicy": "Foreground"},
+                        )
                 return
             finalizers.remove("foregroundDeletion")
         updated = copy.deepcopy(owner)

@@ -16,7 +16,9 @@ NAMESPACES = "/namespaces"
 class NamespaceController(Controller):
     name = "namespace-controller"
 
-    def keys_for(self, resource: str, event_type: str, obj: dict[str, Any], old: dict[str, Any] | None) -> list[Hashable]:
+    def keys_for(
+        self, resource: str, event_type: str, obj: dict[str, Any], old: dict[str, Any] | None
+    ) -> list[Hashable]:
         meta = obj["metadata"]
         if resource == NAMESPACES and event_type != "DELETED":
             return [meta["name"]]
