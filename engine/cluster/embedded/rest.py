@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import clock, defaults, fieldmanager, patching, validation
+from . import clock, fieldmanager, patching, validation
 from .admission import Admission
 from .catalog import Catalog, storage_key
 from .resources import ResourceType
@@ -161,13 +161,13 @@ class Api:
             raise already_exists(rtype, meta["name"])
         if "status" in rtype.subresources and rtype.kind not in ("Node", "Namespace"):
             obj.pop("status", None)
-        obj = defaults.apply_defaults(obj, rtype)
-        obj, warnings = _validate(obj, rtype, None, opts.field_validation)
-        meta = obj["metadata"]
         for key in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds"):
             meta.pop(key, None)
+        # The uid comes first: a Job's generated selector and labels are derived from it before validation.
         meta["uid"] = str(uuid.uuid4())
         meta["creationTimestamp"] = clock.stamp()
+        obj, warnings = _validate(obj, rtype, None, opts.field_validation)
+        meta = obj["metadata"]
         if rtype.kind in _GENERATION_KINDS or rtype.is_custom:
             meta["generation"] = 1
         else:
@@ -306,7 +306,6 @@ class Api:
                 new["status"] = copy.deepcopy(live["status"])
             else:
                 new.pop("status", None)
-        new = defaults.apply_defaults(new, rtype)
         new, warnings = _validate(new, rtype, live, opts.field_validation)
         new_meta = new["metadata"]
         if "generation" in live_meta and _spec_of(new) != _spec_of(live):
@@ -476,6 +475,7 @@ class Api:
 
 
 def _validate(obj: Obj, rtype: ResourceType, old: Obj | None, field_validation: str) -> tuple[Obj, list[str]]:
+    """Decode, default and validate as the real server does; returns the object to store and any warnings."""
     try:
         return validation.validate(obj, rtype, old=old, field_validation=field_validation)
     except validation.Invalid as err:

@@ -163,10 +163,10 @@ class ApiServer:
         if path == "/openapi/v3":
             return respond(self._openapi_index())
         if path.startswith("/openapi/v3/"):
-            document = openapi.openapi_document(path[len("/openapi/v3/") :], self.catalog.types)
+            document = openapi.openapi_document_bytes(path[len("/openapi/v3/") :], self.catalog.types)
             if document is None:
                 raise path_not_found()
-            return respond(document)
+            return web.Response(body=document, content_type=None, headers={"Content-Type": JSON_TYPE})
         if path == "/openapi/v2":
             raise path_not_found()
         return None
