@@ -23,11 +23,11 @@ from aiohttp import web
 
 from .bootstrap import ensure_system_objects
 from .catalog import Catalog, storage_key
-from .controllers.garbage import GarbageCollector
-from .controllers.namespaces import NamespaceController
+from .controllers.registry import build_controllers
 from .resources import BUILTIN
 from .rest import Api
 from .server import ApiServer
+from .settings import ClusterSettings
 from .store import DEFAULT_EVENT_WINDOW, Store
 from .watch import Hub
 
@@ -83,13 +83,10 @@ async def serve(state: Path, name: str, ready_fd: int | None) -> None:
     if not port or not port_is_free(port):
         port = free_port()
     api = build_api(state)
-    controllers = [NamespaceController(api), GarbageCollector(api)]
-    tasks = [asyncio.create_task(c.run()) for c in controllers]
+    settings = ClusterSettings.load(state)
+    controllers = build_controllers(api, settings)
     ensure_system_objects(api)
-    ns_type = api.catalog.lookup("", "v1", "namespaces")
-    assert ns_type is not None
-    for namespace in api.list(ns_type, None).items:
-        controllers[0].enqueue(namespace["metadata"]["name"])
+    tasks = [asyncio.create_task(c.run()) for c in controllers]
     server = ApiServer(api, f"127.0.0.1:{port}")
     runner = web.AppRunner(server.app, access_log=None, handle_signals=False)
     await runner.setup()

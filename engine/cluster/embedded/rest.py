@@ -20,7 +20,7 @@ from .admission import Admission
 from .catalog import Catalog, storage_key
 from .resources import ResourceType
 from .selectors import FieldRequirement, Requirement, fields_match, labels_match
-from .status import ApiError, already_exists, bad_request, forbidden, not_found, stale
+from .status import ApiError, already_exists, bad_request, forbidden, not_found, stale, unsupported_media_type
 from .store import Store
 from .watch import Hub
 
@@ -50,6 +50,7 @@ PATCH_JSON = "application/json-patch+json"
 PATCH_MERGE = "application/merge-patch+json"
 PATCH_STRATEGIC = "application/strategic-merge-patch+json"
 PATCH_APPLY = "application/apply-patch+yaml"
+PATCH_TYPES = (PATCH_JSON, PATCH_MERGE, PATCH_APPLY, PATCH_STRATEGIC)
 
 
 @dataclass(frozen=True)
@@ -222,15 +223,10 @@ class Api:
                 new = patching.merge_patch(base, raw)
             elif content_type == PATCH_STRATEGIC:
                 if rtype.definition is None:
-                    raise ApiError(
-                        415,
-                        "UnsupportedMediaType",
-                        f"the body of the request was in an unknown format - accepted media types include: "
-                        f"{PATCH_JSON}, {PATCH_MERGE}, {PATCH_APPLY}",
-                    )
+                    raise unsupported_media_type([PATCH_JSON, PATCH_MERGE, PATCH_APPLY])
                 new = patching.strategic_merge(base, raw, rtype.definition)
             else:
-                raise ApiError(415, "UnsupportedMediaType", f"unsupported patch type {content_type!r}")
+                raise unsupported_media_type(list(PATCH_TYPES))
         except patching.PatchError as err:
             raise patch_error(err) from err
         if not isinstance(new, dict):

@@ -25,9 +25,9 @@ from .requests import (
     parse_resource_path,
 )
 from .resources import ResourceType
-from .rest import PATCH_APPLY, PATCH_JSON, PATCH_MERGE, PATCH_STRATEGIC, Api, WriteOptions, patch_error
+from .rest import PATCH_APPLY, PATCH_JSON, PATCH_MERGE, PATCH_STRATEGIC, PATCH_TYPES, Api, WriteOptions, patch_error
 from .selectors import parse_field_selector, parse_label_selector
-from .status import ApiError, bad_request, expired, method_not_allowed, path_not_found, success
+from .status import ApiError, bad_request, expired, method_not_allowed, path_not_found, unsupported_media_type
 from .watch import Watcher
 
 log = logging.getLogger(__name__)
@@ -264,13 +264,8 @@ class ApiServer:
             return respond(obj, warnings=warnings)
         if method == "PATCH":
             content_type = media_type(request.headers.get("Content-Type"))
-            if content_type not in (PATCH_JSON, PATCH_MERGE, PATCH_STRATEGIC, PATCH_APPLY):
-                raise ApiError(
-                    415,
-                    "UnsupportedMediaType",
-                    f"the body of the request was in an unknown format - accepted media types include: "
-                    f"{PATCH_JSON}, {PATCH_MERGE}, {PATCH_APPLY}, {PATCH_STRATEGIC}",
-                )
+            if content_type not in PATCH_TYPES:
+                raise unsupported_media_type(list(PATCH_TYPES))
             raw = decode_body(await request.read(), content_type)
             obj, warnings, created = self.api.patch(
                 rtype, namespace, name, content_type, raw, self._write_options(request), res.subresource
@@ -338,7 +333,7 @@ class ApiServer:
                 elif content_type in (PATCH_MERGE, PATCH_STRATEGIC, PATCH_APPLY):
                     body = patching.merge_patch(current, body)
                 else:
-                    raise ApiError(415, "UnsupportedMediaType", f"unsupported patch type {content_type!r}")
+                    raise unsupported_media_type(list(PATCH_TYPES))
             except PatchError as err:
                 raise patch_error(err) from err
         updated = scale.apply_scale(rtype, live, body)
@@ -440,10 +435,3 @@ class ApiServer:
         if initial_end:
             meta["annotations"] = {"k8s.io/initial-events-end": "true"}
         return {"kind": rtype.kind, "apiVersion": rtype.api_version, "metadata": meta}
-
-
-def deleted_status(rtype: ResourceType, name: str, uid: str) -> dict[str, Any]:
-    details = {"name": name, "kind": rtype.plural, "uid": uid}
-    if rtype.group:
-        details["group"] = rtype.group
-    return success(details)

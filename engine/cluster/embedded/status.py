@@ -38,13 +38,6 @@ class ApiError(Exception):
         return body
 
 
-def success(details: dict[str, Any] | None = None) -> dict[str, Any]:
-    body: dict[str, Any] = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}
-    if details:
-        body["details"] = details
-    return body
-
-
 def _details(rtype: ResourceType, name: str) -> dict[str, Any]:
     details: dict[str, Any] = {"name": name, "kind": rtype.plural}
     if rtype.group:
@@ -95,7 +88,7 @@ def expired(message: str) -> ApiError:
     return ApiError(410, "Expired", message)
 
 
-def unsupported_media_type(content_type: str, accepted: list[str]) -> ApiError:
+def unsupported_media_type(accepted: list[str]) -> ApiError:
     return ApiError(
         415,
         "UnsupportedMediaType",

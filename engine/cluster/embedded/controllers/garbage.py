@@ -13,6 +13,7 @@ from typing import Any
 from ..catalog import storage_key
 from ..resources import ResourceType
 from ..rest import Api, WriteOptions
+from ..settings import ClusterSettings
 from .base import Controller
 
 Key = tuple[str, str, str]  # storage key, namespace, name
@@ -21,8 +22,8 @@ Key = tuple[str, str, str]  # storage key, namespace, name
 class GarbageCollector(Controller):
     name = "garbage-collector"
 
-    def __init__(self, api: Api) -> None:
-        super().__init__(api)
+    def __init__(self, api: Api, settings: ClusterSettings | None = None) -> None:
+        super().__init__(api, settings)
         self._dependents: dict[str, set[Key]] = {}
         self._owners_of: dict[Key, set[str]] = {}
         self._live_uids: set[str] = set()

@@ -28,6 +28,12 @@ class NamespaceController(Controller):
             return [meta.get("namespace", "")]
         return []
 
+    def start(self) -> None:
+        ns_type = self.api.catalog.lookup("", "v1", "namespaces")
+        assert ns_type is not None
+        for namespace in self.api.list(ns_type, None).items:
+            self.enqueue(namespace["metadata"]["name"])
+
     def reconcile(self, key: Hashable) -> None:
         name = str(key)
         ns_type = self.api.catalog.lookup("", "v1", "namespaces")
