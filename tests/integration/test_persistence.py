@@ -6,7 +6,7 @@ import os
 import signal
 from pathlib import Path
 
-from engine.cluster.embedded.daemon import read_record
+from engine.cluster.embedded.record import read_record
 
 from .conftest import Cluster, start_cluster
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from ... import paths, proc
 from ...errors import DriftlabError
 from .. import kubeconfig
-from .daemon import LOG_FILE, read_record
+from .record import LOG_FILE, read_record
 
 START_TIMEOUT = 20.0
 STOP_TIMEOUT = 10.0

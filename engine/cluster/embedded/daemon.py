@@ -10,7 +10,6 @@ import argparse
 import asyncio
 import contextlib
 import fcntl
-import json
 import logging
 import os
 import signal
@@ -24,17 +23,13 @@ from aiohttp import web
 from .bootstrap import ensure_system_objects
 from .catalog import Catalog, storage_key
 from .controllers.registry import build_controllers
+from .record import DB_FILE, LOCK_FILE, read_record, write_record
 from .resources import BUILTIN
 from .rest import Api
 from .server import ApiServer
 from .settings import ClusterSettings
 from .store import DEFAULT_EVENT_WINDOW, Store
 from .watch import Hub
-
-DB_FILE = "cluster.db"
-RECORD_FILE = "daemon.json"
-LOCK_FILE = "daemon.lock"
-LOG_FILE = "daemon.log"
 
 
 def free_port() -> int:
@@ -52,19 +47,6 @@ def port_is_free(port: int) -> bool:
         except OSError:
             return False
     return True
-
-
-def read_record(state: Path) -> dict[str, object]:
-    try:
-        return dict(json.loads((state / RECORD_FILE).read_text()))
-    except (OSError, ValueError):
-        return {}
-
-
-def write_record(state: Path, record: dict[str, object]) -> None:
-    tmp = state / f"{RECORD_FILE}.tmp"
-    tmp.write_text(json.dumps(record, indent=2))
-    os.replace(tmp, state / RECORD_FILE)
 
 
 def build_api(state: Path) -> Api:
