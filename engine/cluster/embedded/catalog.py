@@ -24,6 +24,9 @@ class Catalog:
             types.extend(crd_types)
         self.types: tuple[ResourceType, ...] = tuple(types)
         self._by_path = {(t.group, t.version, t.plural): t for t in types}
+        self._by_storage_key: dict[str, ResourceType] = {}
+        for rtype in types:
+            self._by_storage_key.setdefault(storage_key(rtype), rtype)
         self.generation = getattr(self, "generation", 0) + 1
 
     def set_crd(self, crd: dict[str, Any]) -> None:
@@ -36,6 +39,13 @@ class Catalog:
 
     def lookup(self, group: str, version: str, plural: str) -> ResourceType | None:
         return self._by_path.get((group, version, plural))
+
+    def buckets(self) -> Iterable[ResourceType]:
+        """One resource type per storage key: how to visit every stored object exactly once."""
+        return self._by_storage_key.values()
+
+    def by_storage_key(self, key: str) -> ResourceType | None:
+        return self._by_storage_key.get(key)
 
     def by_kind(self, group: str, kind: str) -> ResourceType | None:
         for rtype in self.types:

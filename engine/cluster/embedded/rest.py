@@ -400,18 +400,15 @@ class Api:
         obj = copy.deepcopy(body)
         kind = obj.get("kind")
         api_version = obj.get("apiVersion")
-        if kind and kind != rtype.kind:
-            raise bad_request(
-                f"the API version in the data ({api_version}) does not match the expected API version "
-                f"({rtype.api_version})"
-                if api_version and api_version != rtype.api_version
-                else f'{kind} in version "{rtype.version}" cannot be handled as a {rtype.kind}: '
-                f"the kind in the body ({kind}) does not match the resource ({rtype.kind})"
-            )
         if api_version and api_version != rtype.api_version:
             raise bad_request(
                 f"the API version in the data ({api_version}) does not match the expected API version "
                 f"({rtype.api_version})"
+            )
+        if kind and kind != rtype.kind:
+            raise bad_request(
+                f'{kind} in version "{rtype.version}" cannot be handled as a {rtype.kind}: '
+                f"the kind in the body ({kind}) does not match the resource ({rtype.kind})"
             )
         obj["kind"] = rtype.kind
         obj["apiVersion"] = rtype.api_version

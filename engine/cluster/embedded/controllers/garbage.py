@@ -28,26 +28,12 @@ class GarbageCollector(Controller):
         self._owners_of: dict[Key, set[str]] = {}
         self._live_uids: set[str] = set()
         self._key_of_uid: dict[str, Key] = {}
-        for rtype in self._buckets():
+        for rtype in api.catalog.buckets():
             for obj in api.store.list(storage_key(rtype)):
                 self._index(storage_key(rtype), obj)
         for owner_uid in list(self._dependents):
             if owner_uid not in self._live_uids:
                 self.enqueue(("owner-gone", owner_uid))
-
-    def _buckets(self) -> list[ResourceType]:
-        seen, result = set(), []
-        for rtype in self.api.catalog.types:
-            if storage_key(rtype) not in seen:
-                seen.add(storage_key(rtype))
-                result.append(rtype)
-        return result
-
-    def _rtype(self, resource: str) -> ResourceType | None:
-        for rtype in self.api.catalog.types:
-            if storage_key(rtype) == resource:
-                return rtype
-        return None
 
     def _index(self, resource: str, obj: dict[str, Any]) -> None:
         meta = obj["metadata"]
@@ -111,7 +97,7 @@ class GarbageCollector(Controller):
 
     def _check_dependent(self, resource: str, namespace: str, name: str) -> None:
         """Delete a dependent whose owners are all gone; drop references to owners that are gone."""
-        rtype = self._rtype(resource)
+        rtype = self.api.catalog.by_storage_key(resource)
         if rtype is None:
             return
         obj = self.api.find(rtype, namespace, name)
@@ -129,7 +115,7 @@ class GarbageCollector(Controller):
             self.api.delete(rtype, namespace, name, {"propagationPolicy": "Background"})
 
     def _finalize_owner(self, resource: str, namespace: str, name: str) -> None:
-        rtype = self._rtype(resource)
+        rtype = self.api.catalog.by_storage_key(resource)
         if rtype is None:
             return
         owner = self.api.find(rtype, namespace, name)
@@ -175,7 +161,7 @@ class GarbageCollector(Controller):
 
     def _find(self, key: Key) -> tuple[ResourceType, dict[str, Any] | None]:
         resource, namespace, name = key
-        rtype = self._rtype(resource)
+        rtype = self.api.catalog.by_storage_key(resource)
         if rtype is None:
             return (self.api.catalog.types[0], None)
         return rtype, self.api.find(rtype, namespace, name)

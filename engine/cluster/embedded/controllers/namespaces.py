@@ -59,8 +59,8 @@ class NamespaceController(Controller):
 
     def _empty(self, name: str, namespace: dict[str, Any]) -> None:
         remaining = 0
-        for rtype in self.api.catalog.types:
-            if not rtype.namespaced or rtype.version != _storage_version(self.api, rtype):
+        for rtype in self.api.catalog.buckets():
+            if not rtype.namespaced:
                 continue
             for obj in list(self.api.store.list(storage_key(rtype), name)):
                 remaining += 1
@@ -74,11 +74,3 @@ class NamespaceController(Controller):
         ns_type = self.api.catalog.lookup("", "v1", "namespaces")
         assert ns_type is not None
         self.api.finish_deletion(ns_type, namespace)
-
-
-def _storage_version(api: Any, rtype: Any) -> str:
-    """Objects are stored once per group/plural; visit each such bucket through its first served version."""
-    for candidate in api.catalog.types:
-        if candidate.group == rtype.group and candidate.plural == rtype.plural:
-            return candidate.version
-    return rtype.version
