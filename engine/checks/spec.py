@@ -1,0 +1,140 @@
+"""The check kinds a course can use, as pydantic models (and so as JSON Schema for course authors).
+
+A check in YAML is a mapping with exactly one kind key (`exists`, `absent`, `field`, `condition`, `count`,
+`cel`, `event`, `command`, `all`, `any`) plus the common keys (`name`, `timeout`, `hint`). For example:
+
+    - name: the web Deployment is available
+      condition: {kind: Deployment, name: web, namespace: shop, type: Available}
+      timeout: 30
+
+Later issues add kinds for Git and pipelines the same way.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Target(_Strict):
+    """Which objects a check reads. `name` or `selector` narrows; neither means every object of the kind."""
+
+    kind: str = Field(description="Kind, plural or short name as kubectl accepts it: Deployment, deploy, pods.")
+    api_version: str | None = Field(
+        None, alias="apiVersion", description="Group/version when the kind is ambiguous, e.g. apps/v1."
+    )
+    name: str | None = None
+    namespace: str | None = Field(None, description="Defaults to the lab's default namespace for namespaced kinds.")
+    selector: str | None = Field(None, description="A label selector, as in kubectl -l.")
+    field_selector: str | None = Field(None, alias="fieldSelector")
+
+
+class Comparison(_Strict):
+    """How a value read from the cluster is judged. Exactly one of the operators."""
+
+    equals: Any = None
+    not_equals: Any = Field(None, alias="notEquals")
+    matches: str | None = Field(None, description="A Python regular expression the value (as text) must match.")
+    gt: float | None = None
+    ge: float | None = None
+    lt: float | None = None
+    le: float | None = None
+
+    @model_validator(mode="after")
+    def _one_operator(self) -> Comparison:
+        chosen = [name for name in self.model_fields_set if name in _OPERATORS]
+        if len(chosen) != 1:
+            raise ValueError(f"give exactly one of {', '.join(_OPERATORS)}")
+        return self
+
+
+_OPERATORS = ("equals", "not_equals", "matches", "gt", "ge", "lt", "le")
+
+
+class FieldCheck(Target):
+    """A field of one object, read with a kubectl-style JSONPath such as `{.status.readyReplicas}`."""
+
+    path: str
+    expect: Comparison
+
+
+class ConditionCheck(Target):
+    """`status.conditions[type]` has the given status (and reason, if given)."""
+
+    type: str
+    status: Literal["True", "False", "Unknown"] = "True"
+    reason: str | None = None
+
+
+class CountCheck(Target):
+    """How many objects match the target."""
+
+    expect: Comparison
+
+
+class CelCheck(Target):
+    """A CEL expression over `object` (with `name`) or over `objects` (a list, without `name`)."""
+
+    expression: str
+
+
+class EventCheck(_Strict):
+    """An Event was recorded about an object (involvedObject) with this reason and, optionally, message."""
+
+    kind: str
+    name: str
+    namespace: str | None = None
+    reason: str
+    type: Literal["Normal", "Warning"] | None = None
+    message: str | None = Field(None, description="A regular expression the event message must match.")
+
+
+class CommandCheck(_Strict):
+    """A shell command run with the lab's KUBECONFIG; passes on the expected exit code (and output)."""
+
+    run: str
+    exit_code: int = Field(0, alias="exitCode")
+    stdout: str | None = Field(None, description="A regular expression stdout must match.")
+
+
+class Check(_Strict):
+    """One check of a step: exactly one kind key, plus what the learner sees and how long it may take."""
+
+    name: str | None = Field(None, description="What the learner sees next to ✓/✗.")
+    timeout: float = Field(0, ge=0, description="Seconds the check may take to pass once the step is checked.")
+    exists: Target | None = None
+    absent: Target | None = None
+    field: FieldCheck | None = None
+    condition: ConditionCheck | None = None
+    count: CountCheck | None = None
+    cel: CelCheck | None = None
+    event: EventCheck | None = None
+    command: CommandCheck | None = None
+    all: list[Check] | None = None
+    any: list[Check] | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Check:
+        chosen = [name for name in CHECK_KINDS if getattr(self, name) is not None]
+        if len(chosen) != 1:
+            found = ", ".join(chosen) or "none"
+            raise ValueError(f"a check needs exactly one of {', '.join(CHECK_KINDS)} (found: {found})")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(name for name in CHECK_KINDS if getattr(self, name) is not None)
+
+    @property
+    def body(self) -> Any:
+        return getattr(self, self.kind)
+
+
+CHECK_KINDS = ("exists", "absent", "field", "condition", "count", "cel", "event", "command", "all", "any")
+
+CheckList = Annotated[list[Check], Field(default_factory=list)]
