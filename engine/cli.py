@@ -128,6 +128,67 @@ def cluster_kubeconfig(name: str, backend: str, export: bool) -> None:
         click.echo(text, nl=False)
 
 
+@cli.group(cls=DriftlabGroup)
+def course() -> None:
+    """Write, check and list courses."""
+
+
+@course.command("validate")
+@click.argument("path", nargs=-1, required=True, type=click.Path())
+def course_validate(path: tuple[str, ...]) -> None:
+    """Check courses (each a folder or a course.yaml) and their labs; print every problem as FILE:LINE:COL: message."""
+    from .course import CourseError, load_course
+
+    failed = False
+    for one in path:
+        try:
+            loaded = load_course(one)
+        except CourseError as err:
+            failed = True
+            for problem in err.problems:
+                click.echo(str(problem), err=True)
+            continue
+        except DriftlabError as err:
+            failed = True
+            click.echo(f"error: {err}", err=True)
+            continue
+        steps = len(loaded.steps)
+        click.echo(f"{one}: OK ({steps} step{'s' if steps != 1 else ''}, lab {loaded.lab})")
+    if failed:
+        sys.exit(1)
+
+
+@course.command("schema")
+def course_schema() -> None:
+    """Print the JSON Schema of course.yaml (the same as courses/course.schema.json)."""
+    from .course import schema_text
+
+    click.echo(schema_text(), nl=False)
+
+
+@course.command("list")
+def course_list() -> None:
+    """List driftlab's courses with their duration, level and number of steps."""
+    from . import paths
+    from .course import list_courses
+
+    entries = list_courses()
+    if not entries:
+        click.echo(f"no courses in {paths.courses_dir()}")
+        return
+    rows = [("COURSE", "TITLE", "DURATION", "LEVEL", "STEPS")]
+    for entry in entries:
+        found = entry.course
+        if found is None:
+            problems = f"invalid, {len(entry.problems)} problems: driftlab course validate {entry.folder}"
+            rows.append((entry.name, problems, "-", "-", "-"))
+        else:
+            rows.append((entry.name, found.title, found.duration, found.level, str(len(found.steps))))
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+
+
 def main() -> None:
     cli(obj={})
 

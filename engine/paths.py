@@ -42,3 +42,18 @@ def cluster_dir(name: str) -> Path:
     path = clusters_dir() / check_name(name)
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def project_root() -> Path:
+    """The driftlab checkout this package runs from; courses and labs ship beside the engine package."""
+    return Path(__file__).resolve().parent.parent
+
+
+def courses_dir() -> Path:
+    """The courses shipped with driftlab: courses/<course>/course.yaml."""
+    return project_root() / "courses"
+
+
+def labs_dir() -> Path:
+    """The labs shipped with driftlab: labs/<lab>/lab.yaml."""
+    return project_root() / "labs"

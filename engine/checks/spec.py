@@ -12,9 +12,10 @@ Later issues add kinds for Git and pipelines the same way.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class _Strict(BaseModel):
@@ -29,7 +30,10 @@ class Target(_Strict):
         None, alias="apiVersion", description="Group/version when the kind is ambiguous, e.g. apps/v1."
     )
     name: str | None = None
-    namespace: str | None = Field(None, description="Defaults to the lab's default namespace for namespaced kinds.")
+    namespace: str | None = Field(
+        None,
+        description="Defaults to the lab's default namespace for namespaced kinds; '*' means every namespace.",
+    )
     selector: str | None = Field(None, description="A label selector, as in kubectl -l.")
     field_selector: str | None = Field(None, alias="fieldSelector")
 
@@ -45,6 +49,11 @@ class Comparison(_Strict):
     lt: float | None = None
     le: float | None = None
 
+    @field_validator("matches")
+    @classmethod
+    def _valid_regex(cls, value: str | None) -> str | None:
+        return _regex(value)
+
     @model_validator(mode="after")
     def _one_operator(self) -> Comparison:
         chosen = [name for name in self.model_fields_set if name in _OPERATORS]
@@ -59,8 +68,16 @@ _OPERATORS = ("equals", "not_equals", "matches", "gt", "ge", "lt", "le")
 class FieldCheck(Target):
     """A field of one object, read with a kubectl-style JSONPath such as `{.status.readyReplicas}`."""
 
-    path: str
+    path: str = Field(description="kubectl JSONPath: {.status.readyReplicas} or .status.readyReplicas.")
     expect: Comparison
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        from .jsonpath import parse
+
+        parse(value)
+        return value
 
 
 class ConditionCheck(Target):
@@ -82,6 +99,14 @@ class CelCheck(Target):
 
     expression: str
 
+    @field_validator("expression")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        from .cel import compile_expression
+
+        compile_expression(value)
+        return value
+
 
 class EventCheck(_Strict):
     """An Event was recorded about an object (involvedObject) with this reason and, optionally, message."""
@@ -93,13 +118,29 @@ class EventCheck(_Strict):
     type: Literal["Normal", "Warning"] | None = None
     message: str | None = Field(None, description="A regular expression the event message must match.")
 
+    @field_validator("message")
+    @classmethod
+    def _valid_regex(cls, value: str | None) -> str | None:
+        return _regex(value)
+
 
 class CommandCheck(_Strict):
     """A shell command run with the lab's KUBECONFIG; passes on the expected exit code (and output)."""
 
-    run: str
+    run: str = Field(description="Shell code, run with bash (sh where bash is missing) in the course folder.")
     exit_code: int = Field(0, alias="exitCode")
     stdout: str | None = Field(None, description="A regular expression stdout must match.")
+    timeout_seconds: float = Field(
+        30,
+        gt=0,
+        alias="timeoutSeconds",
+        description="Seconds one run may take before it is stopped and fails.",
+    )
+
+    @field_validator("stdout")
+    @classmethod
+    def _valid_regex(cls, value: str | None) -> str | None:
+        return _regex(value)
 
 
 class Check(_Strict):
@@ -133,6 +174,16 @@ class Check(_Strict):
     @property
     def body(self) -> Any:
         return getattr(self, self.kind)
+
+
+def _regex(value: str | None) -> str | None:
+    """Regular expressions are checked when the course loads, not when a learner first meets them."""
+    if value is not None:
+        try:
+            re.compile(value)
+        except re.error as err:
+            raise ValueError(f"invalid regular expression {value!r}: {err}") from None
+    return value
 
 
 CHECK_KINDS = ("exists", "absent", "field", "condition", "count", "cel", "event", "command", "all", "any")

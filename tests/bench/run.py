@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import urllib3
 
@@ -24,17 +25,19 @@ from engine import proc
 @dataclass
 class Figure:
     name: str
-    median_ms: float
-    target_ms: float
+    median: float
+    target: float
     runs: int
+    unit: str = "ms"
 
     @property
     def ok(self) -> bool:
-        return self.median_ms <= self.target_ms
+        return self.median <= self.target
 
 
-def _driftlab(home: Path, *args: str) -> proc.Result:
-    result = proc.run([sys.executable, "-m", "engine.cli", *args], env={"DRIFTLAB_HOME": str(home)}, timeout=60)
+def _driftlab(home: Path, *args: str, env: dict[str, str] | None = None) -> proc.Result:
+    full_env = {"DRIFTLAB_HOME": str(home), **(env or {})}
+    result = proc.run([sys.executable, "-m", "engine.cli", *args], env=full_env, timeout=60)
     if not result.ok:
         raise SystemExit(f"driftlab {' '.join(args)} failed: {result.stderr}")
     return result
@@ -137,6 +140,158 @@ def bench_watch(http: urllib3.PoolManager, server: str, watchers: int = 20, upda
     return Figure(f"watch delivery to {watchers} watchers", statistics.median(latencies), 50, len(latencies))
 
 
+DEPLOYMENT = """
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {name}
+spec:
+  replicas: 3
+  selector:
+    matchLabels: {{app: {name}}}
+  template:
+    metadata:
+      labels: {{app: {name}}}
+    spec:
+      containers:
+      - name: web
+        image: nginx:1.25
+"""
+
+
+def _kubectl(kubeconfig: Path, *args: str, input: str | None = None) -> proc.Result:
+    result = proc.run([proc.tool("kubectl"), *args], env={"KUBECONFIG": str(kubeconfig)}, input=input, timeout=120)
+    if not result.ok:
+        raise SystemExit(f"kubectl {' '.join(args)} failed: {result.stderr}")
+    return result
+
+
+def _rolled_out(d: dict[str, Any]) -> bool:
+    """What `kubectl rollout status` waits for."""
+    spec, status = d.get("spec") or {}, d.get("status") or {}
+    updated = status.get("updatedReplicas", 0)
+    return (
+        d["metadata"].get("generation", 0) <= status.get("observedGeneration", 0)
+        and updated >= spec.get("replicas", 1)
+        and status.get("replicas", 0) <= updated
+        and status.get("availableReplicas", 0) >= updated
+    )
+
+
+def _wait_rolled_out(http: urllib3.PoolManager, server: str, namespace: str, count: int) -> None:
+    """Watch the namespace's Deployments until `count` of them are rolled out."""
+    url = f"{server}/apis/apps/v1/namespaces/{namespace}/deployments"
+    listing = json.loads(http.request("GET", url).data)
+    done = {d["metadata"]["name"] for d in listing["items"] if _rolled_out(d)}
+    if len(done) >= count:
+        return
+    rv = listing["metadata"]["resourceVersion"]
+    response = http.request("GET", f"{url}?watch=true&resourceVersion={rv}&timeoutSeconds=60", preload_content=False)
+    buffer = b""
+    for chunk in response.stream(1 << 16):
+        buffer += chunk
+        while b"\n" in buffer and len(done) < count:
+            line, buffer = buffer.split(b"\n", 1)
+            event = json.loads(line)
+            if event["type"] in ("ADDED", "MODIFIED") and _rolled_out(event["object"]):
+                done.add(event["object"]["metadata"]["name"])
+        if len(done) >= count:
+            break
+    response.release_conn()
+    if len(done) < count:
+        raise SystemExit(f"only {len(done)} of {count} Deployments rolled out within a minute")
+
+
+def bench_rollout(kubeconfig: Path, runs: int = 7) -> Figure:
+    """`kubectl apply` of a 3-replica Deployment until `kubectl rollout status` reports success."""
+    _kubectl(kubeconfig, "create", "namespace", "single")
+    samples = []
+    for i in range(runs):
+        name = f"web-{i}"
+        start = time.perf_counter()
+        _kubectl(kubeconfig, "apply", "-n", "single", "-f", "-", input=DEPLOYMENT.format(name=name))
+        _kubectl(kubeconfig, "rollout", "status", "-n", "single", f"deploy/{name}", "--timeout=60s")
+        samples.append((time.perf_counter() - start) * 1000)
+    _kubectl(kubeconfig, "delete", "namespace", "single", "--timeout=60s")
+    return Figure("apply to rollout status, 3 replicas", statistics.median(samples), 500, runs)
+
+
+def _free_pod_slots(http: urllib3.PoolManager, server: str) -> int:
+    nodes = json.loads(http.request("GET", f"{server}/api/v1/nodes").data)["items"]
+    capacity = sum(int((n.get("status") or {}).get("allocatable", {}).get("pods", 0)) for n in nodes)
+    pods = json.loads(http.request("GET", f"{server}/api/v1/pods").data)["items"]
+    return capacity - sum(1 for p in pods if (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed"))
+
+
+def bench_many_rollouts(kubeconfig: Path, http: urllib3.PoolManager, server: str, count: int = 50) -> Figure:
+    """`kubectl apply` of 50 three-replica Deployments until every one of them is rolled out."""
+    name = f"apply to rolled out, {count} Deployments"
+    free = _free_pod_slots(http, server)
+    if free < 3 * count:
+        print(f"{name}: the node has room for {free} more pods, {3 * count} are needed", file=sys.stderr)
+        return Figure(name, float("inf"), 10_000, 0)
+    _kubectl(kubeconfig, "create", "namespace", "many")
+    manifests = "---".join(DEPLOYMENT.format(name=f"web-{i}") for i in range(count))
+    start = time.perf_counter()
+    _kubectl(kubeconfig, "apply", "-n", "many", "-f", "-", input=manifests)
+    _wait_rolled_out(http, server, "many", count)
+    return Figure(name, (time.perf_counter() - start) * 1000, 10_000, 1)
+
+
+def daemon_memory(home: Path, name: str) -> Figure:
+    """The daemon's resident memory (VmRSS) after the rollouts."""
+    pid = json.loads((home / "clusters" / name / "daemon.json").read_text())["pid"]
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return Figure("daemon resident memory after them", int(line.split()[1]) / 1024, 200, 1, "MB")
+    raise SystemExit(f"no VmRSS for daemon {pid}")
+
+
+def bench_workloads(home: Path) -> list[Figure]:
+    name = "workloads"
+    _driftlab(home, "cluster", "up", "--name", name, env={"DRIFTLAB_TIMING_SCALE": "0"})
+    kubeconfig = home / "workloads.kubeconfig"
+    kubeconfig.write_text(_driftlab(home, "cluster", "kubeconfig", "--name", name).stdout)
+    http = urllib3.PoolManager(maxsize=4)
+    try:
+        figures = [bench_rollout(kubeconfig)]
+        figures.append(bench_many_rollouts(kubeconfig, http, _server(home, name)))
+        figures.append(daemon_memory(home, name))
+    finally:
+        _driftlab(home, "cluster", "down", "--name", name, "--purge")
+    return figures
+
+
+def bench_check_latency(home: Path, runs: int = 30) -> Figure:
+    """From `kubectl patch` returning to the check watcher's re-evaluated result (debounce included)."""
+    import queue
+
+    from engine.checks.context import CheckContext
+    from engine.checks.spec import Check
+    from engine.checks.watcher import CheckWatcher
+
+    name = "checks"
+    _driftlab(home, "cluster", "up", "--name", name)
+    kubeconfig = home / "checks.kubeconfig"
+    kubeconfig.write_text(_driftlab(home, "cluster", "kubeconfig", "--name", name).stdout)
+    _kubectl(kubeconfig, "create", "configmap", "latency", "--from-literal=n=0")
+    even = {"kind": "cm", "name": "latency", "path": "{.data.n}", "expect": {"matches": "^[0-9]*[02468]$"}}
+    arrived: queue.Queue[float] = queue.Queue()
+    samples = []
+    try:
+        context = CheckContext.from_kubeconfig(kubeconfig, "default")
+        checks = [Check.model_validate({"field": even})]
+        with CheckWatcher(checks, context, lambda _: arrived.put(time.perf_counter())):
+            arrived.get(timeout=30)
+            for i in range(1, runs + 1):
+                _kubectl(kubeconfig, "patch", "configmap", "latency", "-p", json.dumps({"data": {"n": str(i)}}))
+                changed = time.perf_counter()
+                samples.append(max(arrived.get(timeout=30) - changed, 0) * 1000)
+    finally:
+        _driftlab(home, "cluster", "down", "--name", name, "--purge")
+    return Figure("check latency: kubectl change → re-evaluated result", statistics.median(samples), 250, runs)
+
+
 def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
@@ -156,11 +311,14 @@ def main() -> int:
             figures += [bench_get(http, server), bench_list(http, server), bench_watch(http, server)]
         finally:
             _driftlab(home, "cluster", "down", "--name", "bench", "--purge")
+        figures += bench_workloads(home)
+        figures.append(bench_check_latency(home))
     width = max(len(f.name) for f in figures)
     print(f"{'figure':<{width}}  {'median':>10}  {'target':>10}  {'runs':>5}  ok")
     for f in figures:
         print(
-            f"{f.name:<{width}}  {f.median_ms:>8.1f}ms  {f.target_ms:>8.0f}ms  {f.runs:>5}  {'yes' if f.ok else 'NO'}"
+            f"{f.name:<{width}}  {f.median:>8.1f}{f.unit:<2}  {f.target:>8.0f}{f.unit:<2}  {f.runs:>5}  "
+            f"{'yes' if f.ok else 'NO'}"
         )
     Path("bench-results.json").write_text(json.dumps([{**f.__dict__, "ok": f.ok} for f in figures], indent=2) + "\n")
     return 0 if all(f.ok for f in figures) else 1

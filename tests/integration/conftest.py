@@ -58,6 +58,7 @@ def start_cluster(root: Path, name: str = "test", extra_env: dict[str, str] | No
         "HOME": str(user_home),
         "KUBECONFIG": str(kubeconfig),
         "KUBECACHEDIR": str(user_home / "kube-cache"),
+        "DRIFTLAB_TIMING_SCALE": "0",
         **(extra_env or {}),
     }
     cluster = Cluster(name, home, kubeconfig, env)

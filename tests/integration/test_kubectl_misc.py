@@ -75,11 +75,19 @@ def test_logs_of_a_container_that_has_not_started(cluster: Cluster, ns: str, wri
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {"name": "p", "namespace": ns},
-        "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+        "spec": {"containers": [{"name": "c", "image": "ghcr.io/driftlab/podinfo:9.9.9"}]},
     }
     cluster.kubectl("create", "-f", write(json.dumps(pod), "pod.json"))
+    cluster.kubectl(
+        "wait",
+        "pod/p",
+        "-n",
+        ns,
+        "--timeout=20s",
+        "--for=jsonpath={.status.containerStatuses[0].state.waiting.reason}=ImagePullBackOff",
+    )
     result = cluster.kubectl("logs", "p", "-n", ns, check=False)
     assert result.returncode == 1
-    assert 'container "c" in pod "p" is waiting to start' in result.stderr
+    assert 'container "c" in pod "p" is waiting to start: image can\'t be pulled' in result.stderr
     wrong = cluster.kubectl("logs", "p", "-c", "nope", "-n", ns, check=False)
     assert wrong.returncode == 1 and "container nope is not valid for pod p" in wrong.stderr

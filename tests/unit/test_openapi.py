@@ -104,6 +104,7 @@ def test_index_lists_every_group_version_with_a_hash() -> None:
         "apis/apps/v1",
         "apis/batch/v1",
         "apis/networking.k8s.io/v1",
+        "apis/discovery.k8s.io/v1",
         "apis/rbac.authorization.k8s.io/v1",
         "apis/apiextensions.k8s.io/v1",
         "apis/example.com/v1",

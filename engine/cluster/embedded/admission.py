@@ -1,20 +1,22 @@
 """Kind-specific behaviour that the real API server performs inside a write.
 
-Service IP and NodePort allocation, CRD status and serving, and the start of namespace deletion. Work that a
-real cluster does asynchronously in controllers lives in `controllers/` instead.
+Service IP and NodePort allocation, CRD status and serving, the start of namespace deletion, and the graceful
+deletion of pods. Work that a real cluster does asynchronously in controllers lives in `controllers/` instead.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import ipaddress
 import random
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from . import clock
 from .catalog import storage_key
 from .resources import ResourceType
-from .status import ApiError
+from .status import ApiError, bad_request
 
 if TYPE_CHECKING:
     from .rest import Api
@@ -62,6 +64,52 @@ class Admission:
         updated.setdefault("status", {})["phase"] = "Terminating"
         stored = self.api.store.put(storage_key(rtype), updated, "MODIFIED")
         self.api.hub.publish(storage_key(rtype), "MODIFIED", stored, live)
+        return stored
+
+    # Pods -------------------------------------------------------------------------------------------------
+
+    def graceful_deletion(self, rtype: ResourceType, live: Obj, options: Obj, finalizers: list[str]) -> Obj | None:
+        """Delete a pod the way the real pod strategy does: mark it with a deletionTimestamp `grace` seconds
+        ahead and let the kubelet stop its containers and finish the deletion. None: delete as usual."""
+        if rtype.group != "" or rtype.kind != "Pod":
+            return None
+        meta = live["metadata"]
+        current = meta.get("deletionGracePeriodSeconds")
+        requested = _requested_grace(options)
+        if meta.get("deletionTimestamp"):
+            if not current:
+                return None
+            # Only a shorter grace period may replace a pending one.
+            grace = current if requested is None else min(current, max(requested, 0))
+            if grace == current and finalizers == list(meta.get("finalizers") or []):
+                return live
+        else:
+            grace = _pod_grace(live, requested)
+            if grace == 0:
+                return None
+        if grace == 0 and not finalizers:
+            return self.api.finish_deletion(rtype, live)
+        return self._mark_deleting(rtype, live, grace, finalizers)
+
+    def _mark_deleting(self, rtype: ResourceType, live: Obj, grace: int, finalizers: list[str]) -> Obj:
+        updated = copy.deepcopy(live)
+        meta = updated["metadata"]
+        current = meta.get("deletionGracePeriodSeconds")
+        started = clock.now()
+        if meta.get("deletionTimestamp") and current:
+            with contextlib.suppress(ValueError):
+                started = clock.parse(meta["deletionTimestamp"]) - timedelta(seconds=current)
+        elif isinstance(meta.get("generation"), int):
+            meta["generation"] += 1
+        meta["deletionTimestamp"] = clock.stamp(started + timedelta(seconds=grace))
+        meta["deletionGracePeriodSeconds"] = grace
+        if finalizers:
+            meta["finalizers"] = finalizers
+        else:
+            meta.pop("finalizers", None)
+        stored = self.api.store.put(storage_key(rtype), updated, "MODIFIED")
+        self.api.hub.publish(storage_key(rtype), "MODIFIED", stored, live)
+        self.after_write(rtype, stored, live)
         return stored
 
     # Services -----------------------------------------------------------------------------------------
@@ -160,3 +208,26 @@ def _crd_status(crd: Obj) -> Obj:
         ],
         "storedVersions": stored,
     }
+
+
+def _requested_grace(options: Obj) -> int | None:
+    value = options.get("gracePeriodSeconds")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise bad_request(f"gracePeriodSeconds must be an integer, not {value!r}")
+    return value
+
+
+def _pod_grace(pod: Obj, requested: int | None) -> int:
+    """The grace period of a new pod deletion: the request's, else the pod's terminationGracePeriodSeconds;
+    none for a pod that never reached a node or has already finished."""
+    spec = pod.get("spec") or {}
+    if requested is not None:
+        grace = requested
+    else:
+        configured = spec.get("terminationGracePeriodSeconds")
+        grace = configured if isinstance(configured, int) and not isinstance(configured, bool) else 30
+    if not spec.get("nodeName") or (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+        return 0
+    return 1 if grace < 0 else grace

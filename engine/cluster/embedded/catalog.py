@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from .resources import BUILTIN, ResourceType, from_crd
+from .resources import BUILTIN, UNAVAILABLE, ResourceType, from_crd
 
 
 def storage_key(rtype: ResourceType) -> str:
@@ -19,7 +19,7 @@ class Catalog:
         self._rebuild()
 
     def _rebuild(self) -> None:
-        types = list(BUILTIN)
+        types = [*BUILTIN, *UNAVAILABLE]
         for crd_types in self._crds.values():
             types.extend(crd_types)
         self.types: tuple[ResourceType, ...] = tuple(types)

@@ -23,6 +23,7 @@ from aiohttp import web
 from .bootstrap import ensure_system_objects
 from .catalog import Catalog, storage_key
 from .controllers.registry import build_controllers
+from .nodeports import NodePortProxy
 from .record import DB_FILE, LOCK_FILE, read_record, write_record
 from .resources import BUILTIN
 from .rest import Api
@@ -67,10 +68,11 @@ async def serve(state: Path, name: str, ready_fd: int | None) -> None:
     api = build_api(state)
     settings = ClusterSettings.load(state)
     controllers = build_controllers(api, settings)
+    proxy = NodePortProxy(api, settings)
     ensure_system_objects(api)
-    tasks = [asyncio.create_task(c.run()) for c in controllers]
+    tasks = [asyncio.create_task(c.run()) for c in [*controllers, proxy]]
     server = ApiServer(api, f"127.0.0.1:{port}")
-    runner = web.AppRunner(server.app, access_log=None, handle_signals=False)
+    runner = web.AppRunner(server.app, access_log=None, handle_signals=False, handler_cancellation=True)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port, backlog=256).start()
     write_record(state, {"name": name, "pid": os.getpid(), "port": port, "started": time.time()})
@@ -84,6 +86,7 @@ async def serve(state: Path, name: str, ready_fd: int | None) -> None:
     await stop.wait()
     for task in tasks:
         task.cancel()
+    proxy.close()
     await runner.cleanup()
     api.store.close()
     record = read_record(state)

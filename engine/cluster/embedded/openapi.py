@@ -126,7 +126,7 @@ def _remember(cache: OrderedDict[Any, Any], key: Any, value: Any, kept: int) -> 
 
 
 def _build(types: Iterable[ResourceType]) -> dict[str, _Doc]:
-    ordered = sorted(types, key=lambda t: (t.group, t.version, t.plural, t.kind))
+    ordered = sorted((t for t in types if not t.unavailable), key=lambda t: (t.group, t.version, t.plural, t.kind))
     fingerprints = [_fingerprint(t) for t in ordered]
     key = tuple(fingerprints)
     with _LOCK:

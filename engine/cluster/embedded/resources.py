@@ -25,6 +25,9 @@ class ResourceType:
     crd_schema: dict[str, Any] | None = field(default=None, compare=False, hash=False)
     printer_columns: tuple[dict[str, Any], ...] = field(default=(), compare=False, hash=False)
     scale_paths: dict[str, str] | None = field(default=None, compare=False, hash=False)
+    # Set for an API group a real cluster serves through an add-on the embedded cluster lacks: every request
+    # is answered 503 with this message, so kubectl says why instead of "the server doesn't have a resource".
+    unavailable: str = ""
 
     @property
     def api_version(self) -> str:
@@ -162,6 +165,13 @@ BUILTIN: tuple[ResourceType, ...] = (
         subresources=("status",),
         definition="io.k8s.api.networking.v1.Ingress",
     ),
+    _builtin(
+        "discovery.k8s.io",
+        "v1",
+        "EndpointSlice",
+        "endpointslices",
+        definition="io.k8s.api.discovery.v1.EndpointSlice",
+    ),
     _builtin("rbac.authorization.k8s.io", "v1", "Role", "roles", definition=f"{_RBAC}.Role"),
     _builtin("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", definition=f"{_RBAC}.RoleBinding"),
     _builtin(
@@ -189,6 +199,28 @@ BUILTIN: tuple[ResourceType, ...] = (
         ("crd", "crds"),
         subresources=("status",),
         definition="io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinition",
+    ),
+)
+
+
+_NO_METRICS = (
+    "the embedded cluster has no metrics server, so there are no CPU or memory figures to show; "
+    "a cluster started with the kind backend (--backend kind) can run metrics-server"
+)
+
+UNAVAILABLE: tuple[ResourceType, ...] = (
+    ResourceType(
+        "metrics.k8s.io", "v1beta1", "PodMetrics", "pods", "pods", True, verbs=("get", "list"), unavailable=_NO_METRICS
+    ),
+    ResourceType(
+        "metrics.k8s.io",
+        "v1beta1",
+        "NodeMetrics",
+        "nodes",
+        "nodes",
+        False,
+        verbs=("get", "list"),
+        unavailable=_NO_METRICS,
     ),
 )
 

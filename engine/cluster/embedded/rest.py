@@ -314,7 +314,12 @@ class Api:
             return live, warnings
         if opts.dry_run:
             return new, warnings
-        if new_meta.get("deletionTimestamp") and not new_meta.get("finalizers"):
+        # As on the real server: the last finalizer gone removes the object, unless a grace period is running.
+        if (
+            new_meta.get("deletionTimestamp")
+            and not new_meta.get("finalizers")
+            and not new_meta.get("deletionGracePeriodSeconds")
+        ):
             return self._remove(rtype, new), warnings
         stored = self.store.put(storage_key(rtype), new, "MODIFIED")
         self.hub.publish(storage_key(rtype), "MODIFIED", stored, live)
@@ -348,6 +353,9 @@ class Api:
             finalizers.append("orphan")
         if rtype.kind == "Namespace":
             return self.admission.begin_namespace_deletion(rtype, live)
+        graceful = self.admission.graceful_deletion(rtype, live, options, finalizers)
+        if graceful is not None:
+            return graceful
         if not finalizers:
             return self._remove(rtype, live)
         if meta.get("deletionTimestamp") and finalizers == meta.get("finalizers"):

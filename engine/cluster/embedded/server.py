@@ -14,6 +14,8 @@ from aiohttp import web
 from . import discovery, openapi, patching, scale, tables
 from .catalog import Catalog, storage_key
 from .clock import now
+from .kubelet import logs as podlogs
+from .kubelet import node_runtime
 from .patching import PatchError
 from .requests import (
     ResourcePath,
@@ -110,6 +112,8 @@ class ApiServer:
         resource = parse_resource_path(self.catalog, path)
         if resource is None:
             raise path_not_found()
+        if resource.rtype.unavailable:
+            raise ApiError(503, "ServiceUnavailable", resource.rtype.unavailable)
         if resource.subresource in UNSUPPORTED_STREAMS:
             raise ApiError(
                 400,
@@ -341,25 +345,32 @@ class ApiServer:
         return respond(scale.to_scale(rtype, obj))
 
     async def _logs(self, request: web.Request, res: ResourcePath) -> web.StreamResponse:
+        """`pods/log`: the kubelet's log of a container instance, whole or followed as it grows."""
         if request.method != "GET":
             raise method_not_allowed()
         pod = self.api.get(res.rtype, res.namespace or "", res.name)
-        containers = [c.get("name", "") for c in pod.get("spec", {}).get("containers", [])]
-        container = request.query.get("container") or (containers[0] if len(containers) == 1 else "")
-        if not container:
-            raise bad_request(
-                f"a container name must be specified for pod {res.name}, choose one of: [{' '.join(containers)}]"
-            )
-        if container not in containers:
-            raise bad_request(f"container {container} is not valid for pod {res.name}")
-        statuses = {s.get("name"): s for s in pod.get("status", {}).get("containerStatuses") or []}
-        state = statuses.get(container, {}).get("state", {})
-        if "waiting" in state or not state:
-            reason = state.get("waiting", {}).get("reason", "ContainerCreating")
-            raise bad_request(f'container "{container}" in pod "{res.name}" is waiting to start: {reason}')
-        reader = self.api.log_reader
-        text = reader(pod, container, dict(request.query)) if reader else ""
-        return web.Response(text=text, content_type="text/plain")
+        query = podlogs.LogQuery.parse(request.query, now())
+        container = podlogs.choose_container(pod, query.container)
+        if not (pod.get("spec") or {}).get("nodeName"):
+            # Like the real server: a pod no node runs yet has no log to stream, and that is not an error.
+            return web.Response(text="", content_type="text/plain")
+        container_id = podlogs.container_id_for(pod, container, query.previous)
+        store = node_runtime(self.api).logs
+        if not query.follow:
+            text = podlogs.read(store, container_id, query, now())
+            return web.Response(text=text, content_type="text/plain")
+        response = web.StreamResponse(headers={"Content-Type": "text/plain"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+
+        async def write(text: str) -> None:
+            await response.write(text.encode())
+
+        with contextlib.suppress(ConnectionResetError, asyncio.CancelledError):
+            await podlogs.follow(store, container_id, query, write)
+        with contextlib.suppress(ConnectionResetError, RuntimeError):
+            await response.write_eof()
+        return response
 
     # Watch ------------------------------------------------------------------------------------------------
 

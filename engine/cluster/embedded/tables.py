@@ -732,6 +732,43 @@ def _format_endpoints(subsets: list[JSON]) -> str:
     return _list_with_more(shown, total)
 
 
+def _endpoint_slice_printer() -> Printer:
+    slice_doc = "io.k8s.api.discovery.v1.EndpointSlice"
+    columns = (
+        _name_column(),
+        _col("AddressType", "string", (slice_doc, "addressType")),
+        _col("Ports", "string", (slice_doc, "ports")),
+        _col("Endpoints", "string", (slice_doc, "endpoints")),
+        _age_column(),
+    )
+
+    def cells(obj: JSON, now: datetime) -> list[Cell]:
+        ports = [_slice_port(port) for port in _maps(obj, "ports")]
+        addresses = [address for endpoint in _maps(obj, "endpoints") for address in _strings(endpoint, "addresses")]
+        return [
+            _name(obj),
+            _str(obj, "addressType"),
+            _list_or_unset(ports),
+            _list_or_unset(addresses),
+            _age(obj, now),
+        ]
+
+    return Printer(columns, cells)
+
+
+def _slice_port(port: JSON) -> str:
+    """The port number, else its name, else `*` (a slice port may leave both unset)."""
+    number = _optional_int(port, "port")
+    if number is not None:
+        return str(number)
+    return _str(port, "name") or "*"
+
+
+def _list_or_unset(items: list[str]) -> str:
+    """Up to three items, then `+ N more...`; `<unset>` when there are none, as the EndpointSlice columns read."""
+    return _list_with_more(items, len(items)) if items else "<unset>"
+
+
 def _configmap_printer() -> Printer:
     columns = (_name_column(), _col("Data", "string", (f"{_CORE}.ConfigMap", "data")), _age_column())
 
@@ -1191,6 +1228,7 @@ _BUILTIN_PRINTERS: dict[tuple[str, str], Callable[[], Printer]] = {
     ("batch", "Job"): _job_printer,
     ("batch", "CronJob"): _cronjob_printer,
     ("networking.k8s.io", "Ingress"): _ingress_printer,
+    ("discovery.k8s.io", "EndpointSlice"): _endpoint_slice_printer,
     (_RBAC_GROUP, "RoleBinding"): functools.partial(_binding_printer, "RoleBinding"),
     (_RBAC_GROUP, "ClusterRoleBinding"): functools.partial(_binding_printer, "ClusterRoleBinding"),
 }
