@@ -74,8 +74,11 @@ class _Session:
         return found
 
     def check(self, check: Check) -> CheckResult:
-        name = title_of(check)
         kind = check.kind
+        try:
+            name = title_of(check)
+        except Exception:
+            name = check.name or f"{kind} check"
         try:
             if kind in ("all", "any"):
                 children = check.all if kind == "all" else check.any

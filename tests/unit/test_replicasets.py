@@ -195,12 +195,15 @@ def test_a_terminating_namespace_is_not_a_replica_failure(cluster: Harness, monk
 
 
 def test_a_replica_set_being_deleted_creates_nothing(cluster: Harness) -> None:
-    cluster.create("replicasets", replica_set("web", 1))
-    cluster.api.delete(cluster.types["replicasets"], "default", "web", {"propagationPolicy": "Foreground"})
-    cluster.delete("pods", cluster.pods()[0]["metadata"]["name"])
+    cluster.create("replicasets", replica_set("web", 2))
+    created = len(cluster.events("SuccessfulCreate"))
 
-    assert cluster.find("replicasets", "web") is None or cluster.pods() == []
-    assert cluster.pods() == []
+    cluster.api.delete(cluster.types["replicasets"], "default", "web", {"propagationPolicy": "Foreground"})
+    cluster.settle()
+
+    assert len(cluster.events("SuccessfulCreate")) == created
+    assert cluster.find("replicasets", "web") is None
+    assert cluster.list("pods") == []
 
 
 def test_a_restarted_controller_changes_nothing_that_is_already_right(

@@ -119,7 +119,7 @@ _VALUE_FLAGS = {
     "-o", "--output", "-c", "--container", "--timeout", "--for", "--context", "--kubeconfig", "--sort-by",
     "-L", "--label-columns", "--template", "-f", "--filename", "--since", "--tail", "--type", "-p", "--patch",
     "--server", "-s", "--user", "--cluster", "--request-timeout", "-k", "--kustomize", "--revision", "--chunk-size",
-    "--show-kind", "--token", "--since-time", "--limit-bytes", "-v", "--v",
+    "--token", "--since-time", "--limit-bytes", "-v", "--v",
 }  # fmt: skip
 _READ_VERBS = {"get", "describe", "wait", "logs", "events"}
 

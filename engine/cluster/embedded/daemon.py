@@ -74,7 +74,7 @@ async def serve(state: Path, name: str, ready_fd: int | None) -> None:
     server = ApiServer(api, f"127.0.0.1:{port}")
     runner = web.AppRunner(server.app, access_log=None, handle_signals=False, handler_cancellation=True)
     await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port, backlog=256).start()
+    await web.TCPSite(runner, "127.0.0.1", port, backlog=256, shutdown_timeout=2.0).start()
     write_record(state, {"name": name, "pid": os.getpid(), "port": port, "started": time.time()})
     if ready_fd is not None:
         os.write(ready_fd, b"ready\n")
@@ -84,6 +84,7 @@ async def serve(state: Path, name: str, ready_fd: int | None) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
+    api.hub.close_all()
     for task in tasks:
         task.cancel()
     proxy.close()

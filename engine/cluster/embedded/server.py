@@ -30,7 +30,7 @@ from .resources import ResourceType
 from .rest import PATCH_APPLY, PATCH_JSON, PATCH_MERGE, PATCH_STRATEGIC, PATCH_TYPES, Api, WriteOptions, patch_error
 from .selectors import parse_field_selector, parse_label_selector
 from .status import ApiError, bad_request, expired, method_not_allowed, path_not_found, unsupported_media_type
-from .watch import Watcher
+from .watch import CLOSE, Watcher
 
 log = logging.getLogger(__name__)
 
@@ -431,6 +431,8 @@ class ApiServer:
                     if bookmarks:
                         await send("BOOKMARK", self._bookmark(rtype, str(store.revision)))
                     continue
+                if event_type == CLOSE:
+                    break
                 await send(event_type, self.api._as_version(rtype, obj))
         except (ConnectionResetError, asyncio.CancelledError):
             pass

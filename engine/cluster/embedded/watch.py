@@ -45,6 +45,8 @@ class Watcher:
             self.queue.put_nowait((seen, obj))
 
 
+CLOSE = "CLOSE"  # not a Kubernetes event type: tells a watch stream to end
+
 Listener = Callable[[str, str, dict[str, Any], dict[str, Any] | None], None]
 
 
@@ -63,6 +65,12 @@ class Hub:
 
     def listen(self, listener: Listener) -> None:
         self._listeners.append(listener)
+
+    def close_all(self) -> None:
+        """End every watch stream (the daemon is stopping); clients reconnect and resume from their last RV."""
+        for group in self._watchers.values():
+            for watcher in group:
+                watcher.queue.put_nowait((CLOSE, {}))
 
     @property
     def watcher_count(self) -> int:
