@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .controllers.nodes import NODE_IP
 from .rest import Api, WriteOptions
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
@@ -29,6 +30,24 @@ def ensure_system_objects(api: Api) -> None:
                     "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}],
                     "type": "ClusterIP",
                 },
+            },
+            _OPTS,
+        )
+    ep_type = api.catalog.lookup("", "v1", "endpoints")
+    assert ep_type is not None
+    if api.find(ep_type, "default", "kubernetes") is None:
+        # The API server's own address, as on a kind node (the embedded server really listens on loopback).
+        api.create(
+            ep_type,
+            "default",
+            {
+                "metadata": {"name": "kubernetes", "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
+                "subsets": [
+                    {
+                        "addresses": [{"ip": NODE_IP}],
+                        "ports": [{"name": "https", "port": 6443, "protocol": "TCP"}],
+                    }
+                ],
             },
             _OPTS,
         )

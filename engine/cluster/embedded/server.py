@@ -52,6 +52,10 @@ VERSION = {
 }
 UNSUPPORTED_STREAMS = {"exec", "attach", "portforward", "proxy"}
 JSON_TYPE = "application/json"
+# Kinds the real server answers with a deprecation warning, which kubectl prints as "Warning: ...".
+DEPRECATED = {
+    ("", "v1", "Endpoints"): "v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice",
+}
 
 
 def _dumps(body: Any) -> bytes:
@@ -127,8 +131,13 @@ class ApiServer:
         if resource.subresource == "scale":
             return await self._scale(request, resource)
         if not resource.name:
-            return await self._collection(request, resource)
-        return await self._item(request, resource)
+            response = await self._collection(request, resource)
+        else:
+            response = await self._item(request, resource)
+        deprecation = DEPRECATED.get((resource.rtype.group, resource.rtype.version, resource.rtype.kind))
+        if deprecation and not response.prepared:
+            response.headers.add("Warning", f'299 - "{deprecation}"')
+        return response
 
     # Discovery, version, OpenAPI, health ------------------------------------------------------------------
 
