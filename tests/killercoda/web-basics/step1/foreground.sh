@@ -1,0 +1,3 @@
+#!/bin/bash
+echo "Preparing your cluster, one moment..."
+kubectl get nodes
