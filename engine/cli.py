@@ -189,6 +189,270 @@ def course_list() -> None:
         click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
 
 
+@course.command("import-killercoda")
+@click.argument("directory", type=click.Path(file_okay=True, dir_okay=True))
+@click.argument("out", type=click.Path(file_okay=False))
+@click.option(
+    "--lab",
+    default=None,
+    help="Lab the course runs on: a lab name or a lab folder. [default: embedded-default, an empty cluster]",
+)
+@click.option("--force", is_flag=True, help="Write into OUT even if it is not empty, replacing an earlier import.")
+def course_import_killercoda(directory: str, out: str, lab: str | None, force: bool) -> None:
+    """Convert the Killercoda scenario in DIRECTORY into a driftlab course in the folder OUT.
+
+    Verify scripts become command checks, background scripts the steps' setup, {{exec}} code the steps'
+    solutions, assets files of the course. The intro opens the first step; the finish page becomes a last
+    step without checks. What has no equivalent is listed as warnings.
+    """
+    from .course.killercoda import KillercodaError, import_scenario
+
+    try:
+        result = import_scenario(directory, out, lab=lab, force=force)
+    except KillercodaError as err:
+        for problem in err.problems:
+            click.echo(f"error: {problem}", err=True)
+        sys.exit(1)
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    steps = f"{result.steps} step{'s' if result.steps != 1 else ''}"
+    click.echo(f"imported {result.title!r} into {result.course_file} ({steps}, lab {result.lab})")
+    click.echo(f"next: driftlab course test {out}", err=True)
+
+
+@course.command("test")
+@click.argument("path", type=click.Path())
+@click.option("--step", "step_id", default=None, help="Test only this step (the steps before it are prepared).")
+@click.option("--trust", is_flag=True, help="Run the course's shell commands although it is not one of driftlab's.")
+def course_test(path: str, step_id: str | None, trust: bool) -> None:
+    """Prove every step's checks fail before its solution and pass after it, on a throwaway lab."""
+    from .course import load_course
+    from .lab.coursetest import run_course_test
+
+    loaded = load_course(path)
+    retry = _retry("course test", path, step_id)
+
+    def progress(report: Any) -> None:
+        click.echo(f"step {report.step.id}: {report.result}", err=True)
+
+    try:
+        report = run_course_test(loaded, step_id=step_id, trusted=trust, retry=retry, on_step=progress)
+    except KeyboardInterrupt:
+        click.echo("interrupted; the throwaway lab was removed", err=True)
+        sys.exit(130)
+    for line in report.table():
+        click.echo(line)
+    for problem in report.problems:
+        click.echo(f"error: {problem}", err=True)
+    if not report.passed:
+        sys.exit(1)
+
+
+def _retry(command: str, course_arg: str, step_id: str | None = None) -> str:
+    """The command line that runs the same command with --trust, shown by the trust message."""
+    import shlex
+
+    step = f" --step {shlex.quote(step_id)}" if step_id else ""
+    return f"driftlab {command} {shlex.quote(course_arg)}{step} --trust"
+
+
+def _runtime(course_arg: str, trust: bool = False, retry: str = "") -> Any:
+    from .course import load_course
+    from .lab.lab import LabRuntime
+
+    return LabRuntime(load_course(course_arg), trusted=trust, retry=retry)
+
+
+def trust_option(func: F) -> F:
+    return click.option(
+        "--trust", is_flag=True, help="Run the course's shell commands although it is not one of driftlab's."
+    )(func)
+
+
+@cli.group(cls=DriftlabGroup)
+def lab() -> None:
+    """Bring a course's lab up and down, return a step to its start, and inspect it."""
+
+
+@lab.command("up")
+@click.argument("course_arg", metavar="COURSE")
+@trust_option
+def lab_up(course_arg: str, trust: bool) -> None:
+    """Start the course's lab (idempotent); returns once the current step is ready."""
+    from .lab.quickstart import up_course
+    from .lab.report import up_lines
+
+    status = up_course(course_arg, trusted=trust, retry=_retry("lab up", course_arg))
+    for line in up_lines(status):
+        click.echo(line)
+    click.echo(f"work in it with: driftlab shell {course_arg}", err=True)
+
+
+@lab.command("down")
+@click.argument("course_arg", metavar="COURSE", required=False)
+@click.option("--all", "every", is_flag=True, help="Stop every lab.")
+@click.option("--purge", is_flag=True, help="Also delete the lab's objects (progress is kept).")
+def lab_down(course_arg: str | None, every: bool, purge: bool) -> None:
+    """Stop the course's lab (or every lab with --all); its objects stay for the next `up` unless --purge."""
+    from .lab.coursetest import TEST_PREFIX
+    from .lab.lab import LAB_PREFIX, down_all
+
+    if every == (course_arg is not None):
+        raise DriftlabError("name one course, or give --all")
+    if every:
+        stopped = down_all(purge=purge, prefixes=(LAB_PREFIX, TEST_PREFIX))
+        for name, was_running in stopped:
+            click.echo(f"cluster {name!r} {'stopped' if was_running else 'was not running'}")
+        if not stopped:
+            click.echo("no labs")
+        return
+    runtime = _runtime(course_arg or "")
+    was_running = runtime.down(purge=purge)
+    state = "stopped" if was_running else "was not running"
+    click.echo(f"lab {runtime.name!r} {state}" + ("; its objects were deleted" if purge else ""))
+
+
+@lab.command("status")
+@click.argument("course_arg", metavar="COURSE")
+@trust_option
+def lab_status(course_arg: str, trust: bool) -> None:
+    """Show the lab's cluster, the course, the current step and its checks. Exit code 0 only when it runs."""
+    from .lab.report import status_lines
+
+    status = _runtime(course_arg, trust).status()
+    for line in status_lines(status):
+        click.echo(line)
+    if not status.running:
+        sys.exit(1)
+
+
+@lab.command("reset")
+@click.argument("course_arg", metavar="COURSE")
+@trust_option
+def lab_reset(course_arg: str, trust: bool) -> None:
+    """Return the current step to its start: recreate the lab's namespaces and run the setups again."""
+    from .lab.report import step_line
+
+    status = _runtime(course_arg, trust, _retry("lab reset", course_arg)).reset()
+    click.echo(f"lab {status.course.name!r} reset; {step_line(status, 'ready')}")
+
+
+@lab.command("kubeconfig")
+@click.argument("course_arg", metavar="COURSE")
+@click.option("--export", is_flag=True, help="Write the kubeconfig to the lab's state folder and print an export line.")
+def lab_kubeconfig(course_arg: str, export: bool) -> None:
+    """Print a kubeconfig for the lab whose namespace is the course's."""
+    runtime = _runtime(course_arg)
+    if export:
+        click.echo(f"export KUBECONFIG={runtime.write_kubeconfig()}")
+    else:
+        click.echo(runtime.kubeconfig_text(), nl=False)
+
+
+@cli.command("check")
+@click.argument("course_arg", metavar="COURSE")
+@click.option("--step", "step_id", default=None, help="Check this step instead of the current one.")
+@trust_option
+def check(course_arg: str, step_id: str | None, trust: bool) -> None:
+    """Check a step of the course against its lab; exit code 0 only when every check passes."""
+    from .lab.report import check_lines
+
+    runtime = _runtime(course_arg, trust, _retry("check", course_arg, step_id))
+    outcome = runtime.check(step_id)
+    for line in check_lines(outcome, runtime.name):
+        click.echo(line)
+    if outcome.setup_error:
+        click.echo(f"error: {outcome.setup_error}", err=True)
+    if (outcome.step is not None and not outcome.passed) or outcome.setup_error:
+        sys.exit(1)
+
+
+@cli.command("shell")
+@click.argument("course_arg", metavar="COURSE", required=False)
+def shell(course_arg: str | None) -> None:
+    """Open your shell ($SHELL) with KUBECONFIG set for the lab; `exit` comes back here."""
+    from .lab.lab import LabRuntime
+    from .lab.shell import exec_shell, prepare_shell, running_course
+
+    runtime = _runtime(course_arg) if course_arg else LabRuntime(running_course())
+    launch = prepare_shell(runtime)
+    click.echo(f"{launch.marker} kubectl now talks to lab {runtime.name!r}; type `exit` to leave", err=True)
+    exec_shell(launch)
+
+
+@cli.group(cls=DriftlabGroup)
+def pipeline() -> None:
+    """Show and control the push-pipeline runs of a lab."""
+
+
+def lab_name_option(func: F) -> F:
+    return click.option(
+        "--lab",
+        "lab_name",
+        envvar="DRIFTLAB_LAB",
+        default=None,
+        help="The lab whose runs to use. [default: the lab of `driftlab shell`, else the only lab with runs]",
+    )(func)
+
+
+def _pipeline_store(lab_name: str | None) -> Any:
+    from .pipeline import PipelineStore, find_store
+
+    return PipelineStore(find_store(lab_name), create=False)
+
+
+@pipeline.command("runs")
+@lab_name_option
+@click.option("--repo", default=None, help="Only the runs of this repository.")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1), help="Show at most N runs.")
+def pipeline_runs(lab_name: str | None, repo: str | None, limit: int) -> None:
+    """List pipeline runs, newest first."""
+    from .pipeline.report import runs_table
+
+    runs = _pipeline_store(lab_name).runs(repo=repo, limit=limit)
+    if not runs:
+        click.echo("no pipeline runs" + (f" for repo {repo!r}" if repo else ""))
+        return
+    for line in runs_table(runs):
+        click.echo(line)
+
+
+@pipeline.command("logs")
+@lab_name_option
+@click.argument("run_id", metavar="RUN", type=int)
+@click.option("-f", "--follow", is_flag=True, help="Keep printing lines as they are written, until the run ends.")
+def pipeline_logs(lab_name: str | None, run_id: int, follow: bool) -> None:
+    """Print a run's log: its steps' output and the runner's notes, each line with its time."""
+    from .pipeline import report
+
+    store = _pipeline_store(lab_name)
+    lines = report.follow(store, run_id) if follow else iter(store.lines(store.run(run_id).id))
+    try:
+        for line in lines:
+            click.echo(report.log_text(line))
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+@pipeline.command("cancel")
+@lab_name_option
+@click.argument("run_id", metavar="RUN", type=int)
+def pipeline_cancel(lab_name: str | None, run_id: int) -> None:
+    """Cancel a run: a queued run will not start, a running one has its step killed."""
+    from .pipeline import cancel_run
+    from .pipeline.report import wait_finished
+
+    store = _pipeline_store(lab_name)
+    run = cancel_run(store, run_id)
+    if run.started_at is None:
+        click.echo(f"run {run_id} was queued; it is cancelled and will not run")
+        return
+    run = wait_finished(store, run_id, timeout=10)
+    if not run.finished:
+        raise DriftlabError(f"run {run_id} is still marked running; is the lab running? (driftlab lab status)")
+    click.echo(f"run {run_id} {run.status}" + (f": {run.error}" if run.error else ""))
+
+
 def main() -> None:
     cli(obj={})
 

@@ -57,3 +57,33 @@ def courses_dir() -> Path:
 def labs_dir() -> Path:
     """The labs shipped with driftlab: labs/<lab>/lab.yaml."""
     return project_root() / "labs"
+
+
+def progress_file() -> Path:
+    """The SQLite database of every course's progress (current step, passed steps, hints used)."""
+    return home() / "progress.sqlite3"
+
+
+def lab_states_dir() -> Path:
+    """Where labs keep their own state (Git repos, pipeline runs): one folder per lab."""
+    return home() / "labs"
+
+
+def lab_dir(name: str) -> Path:
+    """State folder of one lab, by the lab's name; not created here, whoever writes into it does."""
+    return lab_states_dir() / check_name(name)
+
+
+def pipeline_store(name: str) -> Path:
+    """The SQLite database of a lab's pipeline runs, their steps and logs."""
+    return lab_dir(name) / "pipelines.db"
+
+
+def git_repos_dir(name: str) -> Path:
+    """The bare repositories a lab's Git server serves: <name>.git inside it."""
+    return lab_dir(name) / "git"
+
+
+def git_credentials_file(name: str) -> Path:
+    """A lab's Git accounts (learner and deploy), readable by the owner only."""
+    return lab_dir(name) / "git-credentials.json"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
@@ -49,6 +51,61 @@ def run(
         check=False,
     )
     return Result(list(args), completed.returncode, completed.stdout, completed.stderr)
+
+
+async def start_streaming(
+    args: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+    inherit_env: bool = True,
+) -> asyncio.subprocess.Process:
+    """Start a command with piped stdin, stdout and stderr, for callers that stream through it.
+
+    The caller writes, reads and waits. `inherit_env=False` gives the child only `env`, for programs (such as
+    CGI backends) whose environment is their input.
+    """
+    full_env = {**os.environ, **(env or {})} if inherit_env else dict(env or {})
+    return await asyncio.create_subprocess_exec(
+        *args,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=full_env,
+        cwd=cwd,
+        close_fds=True,
+    )
+
+
+async def start_in_group(
+    args: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+) -> asyncio.subprocess.Process:
+    """Start a command whose output is read while it runs; `env` entries are added to ours.
+
+    stdout and stderr share one pipe, so lines arrive in the order they were written. The command leads a
+    session (and process group) of its own, so `kill_group(process.pid)` reaches everything it started.
+    """
+    return await asyncio.create_subprocess_exec(
+        *args,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+        start_new_session=True,
+    )
+
+
+def kill_group(pid: int, sig: int = signal.SIGKILL) -> bool:
+    """Send a signal to the process group led by `pid`; False when no such group is left."""
+    try:
+        os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
 
 
 def spawn_detached(

@@ -292,6 +292,141 @@ def bench_check_latency(home: Path, runs: int = 30) -> Figure:
     return Figure("check latency: kubectl change → re-evaluated result", statistics.median(samples), 250, runs)
 
 
+def _shipped_courses() -> list[Path]:
+    root = Path(__file__).resolve().parents[2] / "courses"
+    return sorted(folder for folder in root.iterdir() if (folder / "course.yaml").is_file())
+
+
+def bench_lab_up(home: Path, runs: int = 5) -> list[Figure]:
+    """`driftlab lab up COURSE` from no cluster at all to the first step ready, for each course in courses/."""
+    figures = []
+    for folder in _shipped_courses():
+        samples = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            _driftlab(home, "lab", "up", str(folder))
+            samples.append((time.perf_counter() - start) * 1000)
+            _driftlab(home, "lab", "down", str(folder), "--purge")
+        figures.append(Figure(f"lab up to first step ready ({folder.name})", statistics.median(samples), 2000, runs))
+    return figures
+
+
+def bench_course_tests(home: Path) -> list[Figure]:
+    """Wall time of `driftlab course test` for each course in courses/ (a failed test counts as infinite)."""
+    figures = []
+    for folder in _shipped_courses():
+        start = time.perf_counter()
+        result = proc.run(
+            [sys.executable, "-m", "engine.cli", "course", "test", str(folder)],
+            env={"DRIFTLAB_HOME": str(home)},
+            timeout=1800,
+        )
+        seconds = time.perf_counter() - start
+        if not result.ok:
+            print(f"course test {folder.name} failed:\n{result.stdout}{result.stderr}", file=sys.stderr)
+            seconds = float("inf")
+        figures.append(Figure(f"course test wall time ({folder.name})", seconds, 120, 1, "s"))
+    return figures
+
+
+def bench_clone(home: Path, runs: int = 9) -> Figure:
+    """`git clone` of a seeded repository (60 files, 4 commits) from the lab's Git server, as the learner."""
+    import asyncio
+    from datetime import UTC, datetime
+
+    from engine.gitserver.credentials import Credentials
+    from engine.gitserver.seed import SeedCommit, seed_repo
+    from engine.gitserver.server import GitServer
+
+    source = home / "clone-bench" / "shop"
+    for folder, count in (("app", 40), ("deploy", 10), ("docs", 10)):
+        for i in range(count):
+            path = source / folder / f"file_{i}.txt"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(f"{folder} {i}\n" * 200)
+    history = [
+        SeedCommit("Maya Okafor", "maya@shop.example", datetime(2024, 5, day, 9, tzinfo=UTC), f"{message}\n", paths)
+        for day, message, paths in ((2, "Start", ("app",)), (3, "Manifests", ("deploy",)), (4, "Docs", ("docs",)))
+    ]
+    history.append(SeedCommit("Tom Becker", "tom@shop.example", datetime(2024, 5, 5, tzinfo=UTC), "Rest\n"))
+    (source / "README.md").write_text("# shop\n")
+    seed_repo(home / "clone-bench" / "git", "shop", source, history)
+
+    async def measure() -> list[float]:
+        server = GitServer(home / "clone-bench" / "git", Credentials.generate(), lambda _: None)
+        await server.start()
+        env = {"HOME": str(home), "GIT_CONFIG_NOSYSTEM": "1", "GIT_TERMINAL_PROMPT": "0", **server.git_env()}
+        samples = []
+        try:
+            for i in range(runs):
+                target = str(home / "clone-bench" / f"clone-{i}")
+                start = time.perf_counter()
+                result = await asyncio.to_thread(
+                    proc.run, ["git", "clone", "-q", server.clone_url("shop"), target], env=env
+                )
+                samples.append((time.perf_counter() - start) * 1000)
+                if not result.ok:
+                    raise SystemExit(f"git clone failed: {result.stderr}")
+        finally:
+            await server.stop()
+        return samples
+
+    return Figure("clone a seeded repo (git clone over HTTP)", statistics.median(asyncio.run(measure())), 500, runs)
+
+
+def bench_push_to_pipeline(home: Path, runs: int = 20) -> Figure:
+    """From the Git server's push event (`on_push`) to the pipeline's first step starting, one push at a time."""
+    import asyncio
+
+    from engine.gitserver.events import ZERO, PushEvent
+    from engine.pipeline import PipelineEvent, PipelineRunner
+
+    root = home / "push-bench"
+    bare, work = root / "repos" / "app.git", root / "work"
+
+    def git(*args: str) -> str:
+        result = proc.run(["git", "-c", "user.name=Bench", "-c", "user.email=bench@example.com", *args], cwd=root)
+        if not result.ok:
+            raise SystemExit(f"git {' '.join(args)} failed: {result.stderr}")
+        return result.stdout.strip()
+
+    root.mkdir(parents=True)
+    git("init", "-q", "--bare", "-b", "main", str(bare))
+    git("clone", "-q", str(bare), str(work))
+    (work / ".driftlab").mkdir()
+    (work / ".driftlab" / "pipeline.yaml").write_text("jobs: [{name: deploy, steps: [{name: apply, run: 'true'}]}]\n")
+    shas = []
+    for i in range(runs):
+        (work / "n.txt").write_text(f"{i}\n")
+        git("-C", str(work), "add", "-A")
+        git("-C", str(work), "commit", "-q", "-m", f"Change {i}")
+        shas.append(git("-C", str(work), "rev-parse", "HEAD"))
+    git("-C", str(work), "push", "-q", "origin", "main")
+
+    async def measure() -> list[float]:
+        runner = PipelineRunner(root / "state" / "pipelines.db", root / "repos")
+        started: asyncio.Queue[float] = asyncio.Queue()
+
+        def on_change(event: PipelineEvent) -> None:
+            if event.step is not None and event.step.status == "running":
+                started.put_nowait(time.perf_counter())
+
+        runner.add_listener(on_change)
+        await runner.start()
+        samples = []
+        try:
+            for sha in shas:
+                pushed = time.perf_counter()
+                runner.on_push(PushEvent("app", "refs/heads/main", ZERO, sha, "bench"))
+                samples.append((await asyncio.wait_for(started.get(), 30) - pushed) * 1000)
+                await runner.drain()
+        finally:
+            await runner.stop()
+        return samples
+
+    return Figure("push to pipeline start (first step running)", statistics.median(asyncio.run(measure())), 1000, runs)
+
+
 def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
@@ -313,6 +448,10 @@ def main() -> int:
             _driftlab(home, "cluster", "down", "--name", "bench", "--purge")
         figures += bench_workloads(home)
         figures.append(bench_check_latency(home))
+        figures.append(bench_push_to_pipeline(home))
+        figures.append(bench_clone(home))
+        figures += bench_lab_up(home)
+        figures += bench_course_tests(home)
     width = max(len(f.name) for f in figures)
     print(f"{'figure':<{width}}  {'median':>10}  {'target':>10}  {'runs':>5}  ok")
     for f in figures:

@@ -1,0 +1,416 @@
+"""A course's lab: its embedded cluster, seeded and set up for the learner's current step.
+
+A lab is one embedded cluster named after the course (`lab-<course>`). `up` starts it with the lab's image
+catalogue, creates the lab's namespaces, applies its seed manifests and runs the setup of every step up to the
+current one, then returns: the step is ready. What has been done to the cluster is written to `lab.json` in
+the cluster's state folder (so it goes away with the cluster's objects), which makes `up` idempotent and lets
+an interrupted `up` finish the job next time. The learner's progress lives in the progress store.
+
+`reset` returns the current step to its start. Undoing exactly what setups, solutions and the learner
+created is not possible in general, so reset does the robust thing instead: it deletes the lab's namespaces
+(those lab.yaml lists, the course's namespace, and Namespaces in the seed manifests), waits until they are
+gone (kubectl's delete waits through a watch), seeds again, and re-runs the setup of every step up to and
+including the current one. Objects outside those namespaces (cluster-scoped objects, anything in `default`
+or another system namespace) are left as they are, so courses keep the learner's work in the lab's namespaces.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .. import paths
+from ..checks.context import CheckContext
+from ..checks.results import StepResult
+from ..checks.spec import Check
+from ..cluster import kubeconfig
+from ..cluster.embedded.backend import ClusterStatus, EmbeddedCluster
+from ..cluster.embedded.settings import ClusterSettings, PodTimings
+from ..course import Course, Lab, Step, load_lab, load_manifests
+from ..course.problems import CourseError
+from ..errors import DriftlabError
+from .names import LAB_PREFIX, cluster_name
+from .progress import CourseProgress, ProgressStore
+from .runner import ActionRunner, SetupError
+from .trust import require_trust, shell_code
+
+RECORD_FILE = "lab.json"
+KUBECONFIG_FILE = "lab.kubeconfig"
+SYSTEM_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
+NAMESPACE_DELETE_TIMEOUT = "120s"
+
+
+def current_step(course: Course, progress: CourseProgress) -> Step | None:
+    """The step the learner is on: the recorded one, else the first not passed; None when all are done."""
+    ids = [step.id for step in course.steps]
+    if progress.current_step in ids:
+        return course.step(progress.current_step or "")
+    if progress.finished:
+        return None
+    return next((step for step in course.steps if not progress.passed(step.id)), None)
+
+
+def step_after(course: Course, step: Step) -> Step | None:
+    index = course.steps.index(step)
+    return course.steps[index + 1] if index + 1 < len(course.steps) else None
+
+
+def needs_wait(checks: Sequence[Check]) -> bool:
+    """Whether any check may take time to pass (a timeout on it, or on a check inside a group)."""
+    return any(check.timeout > 0 or needs_wait((check.all or []) + (check.any or [])) for check in checks)
+
+
+@dataclass(frozen=True)
+class LabStatus:
+    """What `driftlab lab status` shows."""
+
+    course: Course
+    cluster: str
+    created: bool
+    running: bool
+    server: str | None
+    progress: CourseProgress
+    step: Step | None
+    checks: StepResult | None = None
+    checks_note: str = ""
+
+    @property
+    def position(self) -> int:
+        """1-based number of the current step (0 when the course is finished)."""
+        return self.course.steps.index(self.step) + 1 if self.step is not None else 0
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    """What `driftlab check` found, and what it recorded."""
+
+    step: Step | None
+    result: StepResult
+    advanced: bool = False
+    next_step: Step | None = None
+    finished: bool = False
+    setup_error: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.step is not None and self.result.passed
+
+
+class LabRuntime:
+    """The lab of one course. Commands that run a course's shell code check trust first (see trust.py).
+
+    `retry` is the command line shown to a learner who must add --trust. `cluster`, `timings`, `store`
+    and `workdir` let `course test` run a throwaway copy with its own cluster, progress and working folder.
+    """
+
+    def __init__(
+        self,
+        course: Course,
+        *,
+        trusted: bool = False,
+        retry: str = "",
+        store: ProgressStore | None = None,
+        cluster: str | None = None,
+        timings: PodTimings | None = None,
+        workdir: Path | None = None,
+    ) -> None:
+        self.course = course
+        self.trusted = trusted
+        self.retry = retry or f"the same command with --trust (course {course.folder})"
+        self.store = store if store is not None else ProgressStore()
+        self.cluster = EmbeddedCluster(cluster or cluster_name(course.name))
+        self.timings = timings
+        self.workdir = workdir or course.folder
+        self._lab: Lab | None = None
+
+    # Identity -------------------------------------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self.course.name
+
+    @property
+    def cluster_name(self) -> str:
+        return self.cluster.name
+
+    @property
+    def lab(self) -> Lab:
+        if self._lab is None:
+            self._lab = load_lab(self.course.lab_folder)
+        return self._lab
+
+    def namespaces(self) -> list[str]:
+        """Namespaces created at lab up: the lab's, then the course's own (system namespaces exist already)."""
+        wanted = [*self.lab.namespaces, self.course.namespace]
+        return [name for name in dict.fromkeys(wanted) if name not in SYSTEM_NAMESPACES]
+
+    def reset_namespaces(self) -> list[str]:
+        """Namespaces that reset deletes: those created at lab up, and the Namespaces among the seed manifests."""
+        found = self.namespaces()
+        for path in self.lab.seed_paths():
+            try:
+                manifests = load_manifests(path)
+            except (CourseError, OSError):
+                continue
+            found += [
+                str(item["metadata"]["name"])
+                for item in manifests
+                if item.get("kind") == "Namespace" and item.get("apiVersion") == "v1"
+            ]
+        return [name for name in dict.fromkeys(found) if name not in SYSTEM_NAMESPACES]
+
+    # Progress -------------------------------------------------------------------------------------------------
+
+    def progress(self) -> CourseProgress:
+        return self.store.load(self.name)
+
+    def current(self) -> Step | None:
+        return current_step(self.course, self.progress())
+
+    def _started(self) -> CourseProgress:
+        progress = self.progress()
+        if not progress.opened:
+            raise DriftlabError(
+                f"course {self.name!r} has not been started; start it with: driftlab lab up {self.name}"
+            )
+        return progress
+
+    def _through(self, step: Step | None) -> list[Step]:
+        """The steps whose setup makes `step` ready: every step up to it (all of them when finished)."""
+        if step is None:
+            return list(self.course.steps)
+        return list(self.course.steps[: self.course.steps.index(step) + 1])
+
+    # Life cycle -----------------------------------------------------------------------------------------------
+
+    def up(self) -> LabStatus:
+        """Start (or resume) the lab and make the current step ready; idempotent."""
+        step = current_step(self.course, self.progress())
+        record = self._record()
+        pending = [
+            item for item in self._through(step) if not record.get("seeded") or item.id not in record["prepared"]
+        ]
+        require_trust(self.course, shell_code(pending, checks=False), self.trusted, self.retry)
+        self.store.open(self.name, self.course.steps[0].id, str(self.course.source))
+        self.start()
+        if not record.get("seeded"):
+            self.seed()
+        for item in pending:
+            self.prepare(item)
+        return self.status(evaluate=False)
+
+    def start(self) -> ClusterStatus:
+        """The cluster running with the lab's settings, and the lab's kubeconfig written."""
+        if self.lab.backend == "kind":
+            raise DriftlabError(
+                f"lab {self.lab.name!r} runs only on the kind backend, and this driftlab has only the embedded one"
+            )
+        lab_settings(self.lab, self.timings).save(self.cluster.state_dir)
+        status = self.cluster.up()
+        self._write_kubeconfig(status)
+        return status
+
+    def seed(self) -> None:
+        """Create the lab's namespaces and apply its seed manifests, through kubectl, in one call."""
+        namespaces = self.namespaces()
+        documents = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}} for name in namespaces]
+        sources = (["-"] if documents else []) + [str(path) for path in self.lab.seed_paths()]
+        if sources:
+            try:
+                self.runner().apply(sources, stdin=yaml.safe_dump_all(documents, sort_keys=False))
+            except SetupError as err:
+                raise SetupError(f"seeding lab {self.lab.name!r} failed:\n{err}") from None
+        self._save_record({"seeded": True, "prepared": []})
+
+    def prepare(self, step: Step) -> None:
+        """Run the step's setup unless it already ran since the lab was last seeded."""
+        record = self._record()
+        if step.id in record.get("prepared", []):
+            return
+        self.runner().run_setup(step)
+        self._save_record({"seeded": True, "prepared": [*record.get("prepared", []), step.id]})
+
+    def down(self, purge: bool = False) -> bool:
+        """Stop the lab's cluster (with purge, delete its objects too; progress is kept). True if it ran."""
+        if not self.cluster.exists():
+            raise DriftlabError(f"course {self.name!r} has no lab; start it with: driftlab lab up {self.name}")
+        return self.cluster.down(purge=purge)
+
+    def reset(self) -> LabStatus:
+        """Return the current step to its start: fresh namespaces, seed, and setups up to the current step."""
+        progress = self._started()
+        steps = self._through(current_step(self.course, progress))
+        require_trust(self.course, shell_code(steps, checks=False), self.trusted, self.retry)
+        status = self._running()
+        self._write_kubeconfig(status)
+        self._save_record({"seeded": False, "prepared": []})
+        names = self.reset_namespaces()
+        if names:
+            result = self.runner().kubectl(
+                "delete",
+                "namespace",
+                *names,
+                "--ignore-not-found",
+                "--wait=true",
+                f"--timeout={NAMESPACE_DELETE_TIMEOUT}",
+            )
+            if not result.ok:
+                raise DriftlabError(f"could not delete the lab's namespaces:\n{result.stderr.strip()}")
+        self.seed()
+        for step in steps:
+            self.prepare(step)
+        return self.status(evaluate=False)
+
+    # Looking at it --------------------------------------------------------------------------------------------
+
+    def status(self, evaluate: bool = True) -> LabStatus:
+        progress = self.progress()
+        step = current_step(self.course, progress)
+        created = self.cluster.exists()
+        cluster = self.cluster.status() if created else None
+        running = bool(cluster and cluster.running)
+        checks: StepResult | None = None
+        note = ""
+        if evaluate and running and step is not None:
+            if shell_code([step], setup=False) and not self._may_run_code():
+                note = "not checked: its checks run shell code and the course is not trusted (add --trust)"
+            else:
+                checks = self.evaluate(step)
+        server = cluster.server if cluster else None
+        return LabStatus(self.course, self.cluster_name, created, running, server, progress, step, checks, note)
+
+    def evaluate(self, step: Step, wait_for_timeouts: bool = False) -> StepResult:
+        """The step's checks, once; with `wait_for_timeouts`, failing checks get their `timeout` to pass."""
+        from ..checks.evaluator import evaluate as evaluate_checks
+
+        context = self.context()
+        result = evaluate_checks(step.checks, context)
+        if result.passed or not wait_for_timeouts or not needs_wait(step.checks):
+            return result
+        from ..checks.watcher import wait
+
+        return wait(step.checks, context)
+
+    def check(self, step_id: str | None = None) -> CheckOutcome:
+        """Evaluate a step (the current one by default); when all its checks pass, record it and move on."""
+        progress = self._started()
+        current = current_step(self.course, progress)
+        step = self.course.step(step_id) if step_id else current
+        if step is None:
+            return CheckOutcome(None, StepResult(), finished=True)
+        advancing = current is not None and step.id == current.id
+        following = step_after(self.course, step) if advancing else None
+        code = shell_code([step], setup=False) + (shell_code([following], checks=False) if following else [])
+        require_trust(self.course, code, self.trusted, self.retry)
+        self._write_kubeconfig(self._running())
+        result = self.evaluate(step, wait_for_timeouts=True)
+        if not result.passed:
+            return CheckOutcome(step, result)
+        if not advancing:
+            self.store.mark_passed(self.name, step.id)
+            return CheckOutcome(step, result)
+        self.store.pass_and_advance(self.name, step.id, following.id if following else None)
+        error = ""
+        if following is not None:
+            try:
+                self.prepare(following)
+            except SetupError as err:
+                error = f"{err}\nrun `driftlab lab up {self.name}` to try the setup again"
+        return CheckOutcome(step, result, True, following, following is None, error)
+
+    def context(self) -> CheckContext:
+        return CheckContext.from_kubeconfig(self.kubeconfig_path(), self.course.namespace, cwd=self.workdir)
+
+    def runner(self) -> ActionRunner:
+        return ActionRunner(self.kubeconfig_path(), self.course.namespace, self.workdir)
+
+    def kubeconfig_text(self) -> str:
+        """A kubeconfig for the lab whose context's namespace is the course's."""
+        if not self.cluster.exists():
+            raise DriftlabError(f"course {self.name!r} has no lab yet; start it with: driftlab lab up {self.name}")
+        status = self.cluster.status()
+        if status.server is None:
+            raise DriftlabError(f"the lab of course {self.name!r} never started; run: driftlab lab up {self.name}")
+        return kubeconfig.render(self.cluster_name, status.server, self.course.namespace)
+
+    def kubeconfig_path(self) -> Path:
+        return paths.clusters_dir() / self.cluster_name / KUBECONFIG_FILE
+
+    def write_kubeconfig(self) -> Path:
+        """Write the lab's kubeconfig file (the port may have changed since the last start) and return it."""
+        path = self.kubeconfig_path()
+        _write_private(path, self.kubeconfig_text())
+        return path
+
+    # Internals ------------------------------------------------------------------------------------------------
+
+    def _may_run_code(self) -> bool:
+        from .trust import is_trusted
+
+        return self.trusted or is_trusted(self.course)
+
+    def _running(self) -> ClusterStatus:
+        status = self.cluster.status() if self.cluster.exists() else None
+        if status is None or not status.running:
+            raise DriftlabError(
+                f"the lab of course {self.name!r} is not running; start it with: driftlab lab up {self.name}"
+            )
+        return status
+
+    def _write_kubeconfig(self, status: ClusterStatus) -> None:
+        if status.server is not None:
+            text = kubeconfig.render(self.cluster_name, status.server, self.course.namespace)
+            _write_private(self.kubeconfig_path(), text)
+
+    def _record(self) -> dict[str, Any]:
+        """What has been done to the cluster for this course (nothing, when the cluster is new)."""
+        if not self.cluster.exists():
+            return {"seeded": False, "prepared": []}
+        try:
+            data = json.loads((self.cluster.state_dir / RECORD_FILE).read_text())
+        except (OSError, ValueError):
+            return {"seeded": False, "prepared": []}
+        if not isinstance(data, dict) or data.get("course") != self.name or not isinstance(data.get("prepared"), list):
+            return {"seeded": False, "prepared": []}
+        return data
+
+    def _save_record(self, record: dict[str, Any]) -> None:
+        data = {"course": self.name, "source": str(self.course.source), **record}
+        path = self.cluster.state_dir / RECORD_FILE
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(data, indent=2) + "\n")
+        os.replace(temporary, path)
+
+
+def _write_private(path: Path, text: str) -> None:
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(text)
+    temporary.chmod(0o600)
+    os.replace(temporary, path)
+
+
+def lab_settings(lab: Lab, timings: PodTimings | None = None) -> ClusterSettings:
+    """The embedded cluster's settings for a lab: its image catalogue, and pod timings (default: realistic)."""
+    images = lab.images_path()
+    return ClusterSettings(
+        timings=timings or PodTimings(), image_catalogue=images.resolve() if images is not None else None
+    )
+
+
+def lab_clusters(prefixes: Sequence[str] = (LAB_PREFIX,)) -> list[str]:
+    """Names of the clusters that belong to labs (and other prefixes given), in name order."""
+    root = paths.clusters_dir()
+    if not root.is_dir():
+        return []
+    return sorted(child.name for child in root.iterdir() if child.is_dir() and child.name.startswith(tuple(prefixes)))
+
+
+def down_all(purge: bool = False, prefixes: Sequence[str] = (LAB_PREFIX,)) -> list[tuple[str, bool]]:
+    """Stop every lab's cluster; returns each name with whether it was running."""
+    return [(name, EmbeddedCluster(name).down(purge=purge)) for name in lab_clusters(prefixes)]
