@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from .controllers.nodes import NODE_IP
 from .rest import Api, WriteOptions
 
+# The node's address (controllers/nodes.py owns the node; importing it here would pull the whole workload
+# simulation into the daemon's start-up path).
+API_SERVER_IP = "172.18.0.2"
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 _OPTS = WriteOptions(field_manager="kube-apiserver")
 
@@ -44,7 +46,7 @@ def ensure_system_objects(api: Api) -> None:
                 "metadata": {"name": "kubernetes", "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
                 "subsets": [
                     {
-                        "addresses": [{"ip": NODE_IP}],
+                        "addresses": [{"ip": API_SERVER_IP}],
                         "ports": [{"name": "https", "port": 6443, "protocol": "TCP"}],
                     }
                 ],

@@ -22,8 +22,6 @@ from aiohttp import web
 
 from .bootstrap import ensure_system_objects
 from .catalog import Catalog, storage_key
-from .controllers.registry import build_controllers
-from .nodeports import NodePortProxy
 from .record import DB_FILE, LOCK_FILE, read_record, write_record
 from .resources import BUILTIN
 from .rest import Api
@@ -67,10 +65,7 @@ async def serve(state: Path, name: str, ready_fd: int | None) -> None:
         port = free_port()
     api = build_api(state)
     settings = ClusterSettings.load(state)
-    controllers = build_controllers(api, settings)
-    proxy = NodePortProxy(api, settings)
     ensure_system_objects(api)
-    tasks = [asyncio.create_task(c.run()) for c in [*controllers, proxy]]
     server = ApiServer(api, f"127.0.0.1:{port}")
     runner = web.AppRunner(server.app, access_log=None, handle_signals=False, handler_cancellation=True)
     await runner.setup()
@@ -79,6 +74,14 @@ async def serve(state: Path, name: str, ready_fd: int | None) -> None:
     if ready_fd is not None:
         os.write(ready_fd, b"ready\n")
         os.close(ready_fd)
+    # The workload simulation is imported once the API answers: it is the slowest part of start-up, and every
+    # controller lists what already exists when it starts, so nothing written meanwhile is missed.
+    from .controllers.registry import build_controllers
+    from .nodeports import NodePortProxy
+
+    controllers = build_controllers(api, settings)
+    proxy = NodePortProxy(api, settings)
+    tasks = [asyncio.create_task(c.run()) for c in [*controllers, proxy]]
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -14,8 +14,6 @@ from aiohttp import web
 from . import discovery, openapi, patching, scale, tables
 from .catalog import Catalog, storage_key
 from .clock import now
-from .kubelet import logs as podlogs
-from .kubelet import node_runtime
 from .patching import PatchError
 from .requests import (
     ResourcePath,
@@ -355,6 +353,10 @@ class ApiServer:
 
     async def _logs(self, request: web.Request, res: ResourcePath) -> web.StreamResponse:
         """`pods/log`: the kubelet's log of a container instance, whole or followed as it grows."""
+        # Imported here, not at the top: the kubelet loads after the API answers (see daemon.serve).
+        from .kubelet import logs as podlogs
+        from .kubelet import node_runtime
+
         if request.method != "GET":
             raise method_not_allowed()
         pod = self.api.get(res.rtype, res.namespace or "", res.name)

@@ -13,6 +13,7 @@ from collections.abc import Hashable
 from typing import Any
 
 from .. import clock
+from ..bootstrap import API_SERVER_IP
 from ..events import EventRecorder
 from ..resources import ResourceType
 from ..rest import Api, WriteOptions
@@ -23,7 +24,7 @@ from .base import Controller
 Obj = dict[str, Any]
 
 NODE_NAME = "driftlab-control-plane"
-NODE_IP = "172.18.0.2"
+NODE_IP = API_SERVER_IP
 NODE_POD_CIDR = "10.244.0.0/24"
 KUBELET_VERSION = "v1.37.0"
 CONTAINER_RUNTIME = "containerd://2.1.3"
