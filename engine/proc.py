@@ -77,26 +77,59 @@ async def start_streaming(
     )
 
 
+@dataclass
+class GroupProcess:
+    """A command started by `start_in_group`: the process, and its output as a stream."""
+
+    process: asyncio.subprocess.Process
+    output: asyncio.StreamReader
+    _transport: asyncio.ReadTransport
+
+    @property
+    def pid(self) -> int:
+        """The process id, which is also the id of its process group."""
+        return self.process.pid
+
+    def close_output(self) -> None:
+        """Stop reading the output (something the command left behind may still hold it open)."""
+        self._transport.close()
+
+
 async def start_in_group(
     args: Sequence[str],
     *,
     env: Mapping[str, str] | None = None,
     cwd: str | os.PathLike[str] | None = None,
-) -> asyncio.subprocess.Process:
+) -> GroupProcess:
     """Start a command whose output is read while it runs; `env` entries are added to ours.
 
     stdout and stderr share one pipe, so lines arrive in the order they were written. The command leads a
-    session (and process group) of its own, so `kill_group(process.pid)` reaches everything it started.
+    session (and process group) of its own, so `kill_group(pid)` reaches everything it started. The pipe is
+    not asyncio's own: asyncio's `wait()` would also wait for every holder of the pipe to close it, and a
+    background process the command started may hold it long after the command itself has exited.
     """
-    return await asyncio.create_subprocess_exec(
-        *args,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-        env={**os.environ, **(env or {})},
-        cwd=cwd,
-        start_new_session=True,
+    loop = asyncio.get_running_loop()
+    read_end, write_end = os.pipe()
+    try:
+        process = await asyncio.create_subprocess_exec(
+            *args,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=write_end,
+            stderr=write_end,
+            env={**os.environ, **(env or {})},
+            cwd=cwd,
+            start_new_session=True,
+        )
+    except BaseException:
+        os.close(read_end)
+        raise
+    finally:
+        os.close(write_end)
+    output = asyncio.StreamReader(limit=1 << 20)
+    transport, _ = await loop.connect_read_pipe(
+        lambda: asyncio.StreamReaderProtocol(output), os.fdopen(read_end, "rb", buffering=0)
     )
+    return GroupProcess(process, output, transport)
 
 
 def kill_group(pid: int, sig: int = signal.SIGKILL) -> bool:

@@ -16,12 +16,13 @@ or another system namespace) are left as they are, so courses keep the learner's
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -35,10 +36,14 @@ from ..cluster.embedded.settings import ClusterSettings, PodTimings
 from ..course import Course, Lab, Step, load_lab, load_manifests
 from ..course.problems import CourseError
 from ..errors import DriftlabError
+from .daemon import LabDaemon, stop_all
 from .names import LAB_PREFIX, cluster_name
 from .progress import CourseProgress, ProgressStore
 from .runner import ActionRunner, SetupError
 from .trust import require_trust, shell_code
+
+if TYPE_CHECKING:
+    from ..pipeline import Run
 
 RECORD_FILE = "lab.json"
 KUBECONFIG_FILE = "lab.kubeconfig"
@@ -67,6 +72,16 @@ def needs_wait(checks: Sequence[Check]) -> bool:
 
 
 @dataclass(frozen=True)
+class RepoStatus:
+    """One of the lab's Git repos: where to clone it from (no credentials) and its latest pipeline run."""
+
+    name: str
+    clone_url: str | None
+    serving: bool = False
+    latest_run: Run | None = None
+
+
+@dataclass(frozen=True)
 class LabStatus:
     """What `driftlab lab status` shows."""
 
@@ -79,6 +94,7 @@ class LabStatus:
     step: Step | None
     checks: StepResult | None = None
     checks_note: str = ""
+    repos: tuple[RepoStatus, ...] = ()
 
     @property
     def position(self) -> int:
@@ -145,6 +161,20 @@ class LabRuntime:
             self._lab = load_lab(self.course.lab_folder)
         return self._lab
 
+    @property
+    def state_name(self) -> str:
+        """The name of the lab's state folder (Git repos, pipeline runs): the course's, or the cluster's for a
+        throwaway lab on a cluster of its own (course test), so the two never share repos or runs."""
+        if self.cluster_name == cluster_name(self.name):
+            return cluster_name(self.name, prefix="")
+        return self.cluster_name
+
+    def daemon(self) -> LabDaemon | None:
+        """The daemon serving the lab's Git repos and running their pipelines; None when it has no repos."""
+        if not self.lab.repos:
+            return None
+        return LabDaemon(self.state_name, self.lab.folder / "repos", self.kubeconfig_path(), self.cluster_name)
+
     def namespaces(self) -> list[str]:
         """Namespaces created at lab up: the lab's, then the course's own (system namespaces exist already)."""
         wanted = [*self.lab.namespaces, self.course.namespace]
@@ -198,7 +228,10 @@ class LabRuntime:
         ]
         require_trust(self.course, shell_code(pending, checks=False), self.trusted, self.retry)
         self.store.open(self.name, self.course.steps[0].id, str(self.course.source))
-        self.start()
+        cluster = self.start()
+        daemon = self.daemon()
+        if daemon is not None:
+            daemon.up(cluster.pid)
         if not record.get("seeded"):
             self.seed()
         for item in pending:
@@ -237,7 +270,11 @@ class LabRuntime:
         self._save_record({"seeded": True, "prepared": [*record.get("prepared", []), step.id]})
 
     def down(self, purge: bool = False) -> bool:
-        """Stop the lab's cluster (with purge, delete its objects too; progress is kept). True if it ran."""
+        """Stop the lab's daemon and cluster (with purge, delete the cluster's objects too; progress, repos and
+        pipeline runs are kept). True if the cluster ran."""
+        daemon = self.daemon()
+        if daemon is not None:
+            daemon.down()
         if not self.cluster.exists():
             raise DriftlabError(f"course {self.name!r} has no lab; start it with: driftlab lab up {self.name}")
         return self.cluster.down(purge=purge)
@@ -283,7 +320,34 @@ class LabRuntime:
             else:
                 checks = self.evaluate(step)
         server = cluster.server if cluster else None
-        return LabStatus(self.course, self.cluster_name, created, running, server, progress, step, checks, note)
+        repos = self.repo_statuses()
+        return LabStatus(self.course, self.cluster_name, created, running, server, progress, step, checks, note, repos)
+
+    def repo_statuses(self) -> tuple[RepoStatus, ...]:
+        """Each of the lab's repos with its clone URL (once the daemon has run) and latest pipeline run."""
+        daemon = self.daemon()
+        if daemon is None:
+            return ()
+        from ..gitserver.client import clone_url
+        from ..pipeline import PipelineError, PipelineStore
+
+        served = daemon.status()
+        base = served.git_url
+        store_file = paths.pipeline_store(daemon.name)
+        store = PipelineStore(store_file, create=False) if store_file.exists() else None
+        try:
+            found = []
+            for repo in self.lab.repos:
+                latest = None
+                if store is not None:
+                    with contextlib.suppress(PipelineError):
+                        latest = store.latest(repo.name)
+                url = clone_url(base, repo.name) if base else None
+                found.append(RepoStatus(repo.name, url, served.running, latest))
+            return tuple(found)
+        finally:
+            if store is not None:
+                store.close()
 
     def evaluate(self, step: Step, wait_for_timeouts: bool = False) -> StepResult:
         """The step's checks, once; with `wait_for_timeouts`, failing checks get their `timeout` to pass."""
@@ -412,5 +476,7 @@ def lab_clusters(prefixes: Sequence[str] = (LAB_PREFIX,)) -> list[str]:
 
 
 def down_all(purge: bool = False, prefixes: Sequence[str] = (LAB_PREFIX,)) -> list[tuple[str, bool]]:
-    """Stop every lab's cluster; returns each name with whether it was running."""
-    return [(name, EmbeddedCluster(name).down(purge=purge)) for name in lab_clusters(prefixes)]
+    """Stop every lab's daemon and cluster; returns each cluster's name with whether it was running."""
+    names = lab_clusters(prefixes)
+    stop_all(set(names))
+    return [(name, EmbeddedCluster(name).down(purge=purge)) for name in names]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .lab import CheckOutcome, LabStatus
+from .lab import CheckOutcome, LabStatus, RepoStatus
 
 
 def step_line(status: LabStatus, verb: str = "current") -> str:
@@ -38,7 +38,24 @@ def status_lines(status: LabStatus) -> list[str]:
         lines += ["  " + line for line in status.checks.lines()]
     elif status.checks_note:
         lines.append(f"checks: {status.checks_note}")
+    if status.repos:
+        lines.append("repos (clone them in `driftlab shell`, which sets up git's credentials):")
+        lines += ["  " + repo_line(repo) for repo in status.repos]
     return lines
+
+
+def repo_line(repo: RepoStatus) -> str:
+    """`<name>: <clone URL>; pipeline <latest run>`, saying so when the Git server is not running."""
+    if repo.clone_url is None:
+        where = "not served yet (driftlab lab up starts the Git server)"
+    else:
+        where = repo.clone_url + ("" if repo.serving else " (not running: driftlab lab up starts it)")
+    run = repo.latest_run
+    if run is None:
+        pipeline = "no pipeline runs yet"
+    else:
+        pipeline = f"latest pipeline run {run.id} {run.status} ({run.branch} {run.short_commit} {run.summary})"
+    return f"{repo.name}: {where}; {pipeline}"
 
 
 def check_lines(outcome: CheckOutcome, course_name: str) -> list[str]:

@@ -1,6 +1,7 @@
 """`driftlab shell`: the learner's own shell, pointed at a lab.
 
-The shell gets KUBECONFIG for the lab, driftlab's kubectl first on PATH, `DRIFTLAB_LAB` naming the course, and
+The shell gets KUBECONFIG for the lab, driftlab's kubectl first on PATH, `DRIFTLAB_LAB` naming the course,
+git configured (through the environment only) to use the learner's account for the lab's Git server, and
 a prompt that starts with `(driftlab:<course>)`. bash and zsh read the learner's usual rc file first and then
 mark the prompt; other shells get PS1 and DRIFTLAB_LAB to use as they like. `exit` returns to where the
 learner was, since driftlab hands its process over to the shell.
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
+from .. import paths
 from ..course import Course
 from ..errors import DriftlabError
 from .lab import LabRuntime
@@ -44,7 +46,7 @@ def prepare_shell(runtime: LabRuntime, shell: str | None = None) -> ShellLaunch:
     kubeconfig = runtime.write_kubeconfig()
     program = shell or os.environ.get("SHELL") or shutil.which("bash") or "sh"
     marker = f"(driftlab:{runtime.name})"
-    env = {**tool_environment(kubeconfig), "DRIFTLAB_LAB": runtime.name}
+    env = {**tool_environment(kubeconfig), "DRIFTLAB_LAB": runtime.name, **learner_git_env(runtime)}
     folder = kubeconfig.parent / SHELL_FOLDER
     folder.mkdir(exist_ok=True)
     kind = Path(program).name
@@ -60,6 +62,22 @@ def prepare_shell(runtime: LabRuntime, shell: str | None = None) -> ShellLaunch:
         )
         return ShellLaunch(program, [program, "-i"], {**env, "ZDOTDIR": str(folder)}, marker)
     return ShellLaunch(program, [program], {**env, "PS1": f"{marker} $ "}, marker)
+
+
+def learner_git_env(runtime: LabRuntime) -> dict[str, str]:
+    """What lets `git clone <url>` reach the lab's Git server as the learner without asking for a password."""
+    daemon = runtime.daemon()
+    if daemon is None:
+        return {}
+    served = daemon.status()
+    if not served.running or served.git_url is None:
+        raise DriftlabError(
+            f"the Git server of course {runtime.name!r} is not running; start it with: driftlab lab up {runtime.name}"
+        )
+    from ..gitserver.client import git_env
+    from ..gitserver.credentials import Credentials
+
+    return git_env([served.git_url], Credentials.load(paths.git_credentials_file(daemon.name)).learner)
 
 
 def running_course(store: ProgressStore | None = None) -> Course:

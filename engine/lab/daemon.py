@@ -1,0 +1,341 @@
+"""The lab's daemon: a detached process per lab that serves its Git repos and runs their push pipelines.
+
+`LabRuntime.up()` starts it when the lab defines `repos`; `down` stops it. At start it seeds the repos from
+`<lab folder>/repos/` (existing ones are kept), serves them with `GitServer` on 127.0.0.1 at the port of the
+last run when it is still free, and hands every push to a `PipelineRunner` whose steps get the lab's
+kubeconfig in KUBECONFIG. Like the embedded cluster's daemon it tells its parent it is ready through an
+inherited pipe, and keeps its pid and port in a small record (`daemon.json`) in the lab's state folder,
+beside its log. It holds a lock for its lifetime, so a pid in the record that is alive but not holding the
+lock belongs to some other process. It stops by itself when the cluster it was started for stops, so labs
+that are removed by stopping their cluster (course tests) leave nothing behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import select
+import signal
+import socket
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .. import paths, proc
+from ..errors import DriftlabError
+
+RECORD_FILE = "daemon.json"
+LOCK_FILE = "daemon.lock"
+LOG_FILE = "daemon.log"
+START_TIMEOUT = 30.0
+STOP_TIMEOUT = 10.0
+CLUSTER_WATCH_INTERVAL = 2.0
+HOST = "127.0.0.1"
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LabDaemonStatus:
+    """Whether the lab's daemon runs, and where its Git server listens."""
+
+    running: bool
+    pid: int | None
+    port: int | None
+    cluster_pid: int | None = None
+
+    @property
+    def git_url(self) -> str | None:
+        """The Git server's base URL (the last one known when the daemon is stopped)."""
+        return f"http://{HOST}:{self.port}" if self.port else None
+
+
+# Record ------------------------------------------------------------------------------------------------------
+
+
+def read_record(state: Path) -> dict[str, Any]:
+    try:
+        data = json.loads((state / RECORD_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def write_record(state: Path, record: dict[str, Any]) -> None:
+    temporary = state / f"{RECORD_FILE}.tmp"
+    temporary.write_text(json.dumps(record, indent=2) + "\n")
+    os.replace(temporary, state / RECORD_FILE)
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return not _is_zombie(pid)
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().split(") ", 1)[1].startswith("Z")
+    except (OSError, IndexError):
+        return False
+
+
+def _lock_held(state: Path) -> bool:
+    """Whether some process (the daemon) holds the state folder's lock."""
+    try:
+        with open(state / LOCK_FILE, "a") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                return True
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            return False
+    except OSError:
+        return False
+
+
+def _answers(port: int) -> bool:
+    try:
+        with socket.create_connection((HOST, port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+# Control (from the command line) -----------------------------------------------------------------------------
+
+
+class LabDaemon:
+    """The daemon of one lab, by the name of its state folder (see `paths.lab_dir`)."""
+
+    def __init__(self, name: str, repos_dir: Path, kubeconfig: Path, cluster: str = "") -> None:
+        self.name = paths.check_name(name)
+        self.repos_dir = Path(repos_dir)
+        self.kubeconfig = Path(kubeconfig)
+        self.cluster = cluster
+
+    @property
+    def state_dir(self) -> Path:
+        return paths.lab_dir(self.name)
+
+    @property
+    def log_path(self) -> Path:
+        return self.state_dir / LOG_FILE
+
+    def status(self) -> LabDaemonStatus:
+        record = read_record(self.state_dir)
+        pid, port = _int(record.get("pid")), _int(record.get("port"))
+        running = pid is not None and _alive(pid) and _lock_held(self.state_dir)
+        return LabDaemonStatus(running, pid if running else None, port, _int(record.get("cluster_pid")))
+
+    def up(self, cluster_pid: int | None = None) -> LabDaemonStatus:
+        """Start the daemon unless a healthy one serves this lab for this cluster; return once it serves."""
+        current = self.status()
+        if current.running and current.port and current.cluster_pid == cluster_pid and _answers(current.port):
+            return current
+        if current.running and current.pid:
+            self._stop_pid(current.pid)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        args = [
+            sys.executable,
+            "-m",
+            "engine.lab.daemon",
+            "--name",
+            self.name,
+            "--repos",
+            str(self.repos_dir),
+            "--kubeconfig",
+            str(self.kubeconfig),
+        ]
+        if self.cluster:
+            args += ["--cluster", self.cluster]
+        if cluster_pid is not None:
+            args += ["--cluster-pid", str(cluster_pid)]
+        self._spawn(args)
+        return self.status()
+
+    def down(self) -> bool:
+        """Stop the daemon; True if it was running."""
+        status = self.status()
+        if status.pid is None:
+            return False
+        self._stop_pid(status.pid)
+        return True
+
+    def _spawn(self, args: list[str]) -> None:
+        read_fd, write_fd = os.pipe()
+        try:
+            child = proc.spawn_detached(
+                [*args, "--ready-fd", str(write_fd)], log_path=self.log_path, pass_fds=(write_fd,)
+            )
+            os.close(write_fd)
+            write_fd = -1
+            ready, _, _ = select.select([read_fd], [], [], START_TIMEOUT)
+            message = os.read(read_fd, 64) if ready else b""
+        finally:
+            os.close(read_fd)
+            if write_fd >= 0:
+                os.close(write_fd)
+        if not message.startswith(b"ready"):
+            if child.poll() is None:
+                child.terminate()
+            raise DriftlabError(
+                f"the Git server and pipelines of lab {self.name!r} did not start; its log is {self.log_path}:\n"
+                + self._log_tail()
+            )
+
+    def _stop_pid(self, pid: int) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT
+        while time.monotonic() < deadline:
+            if not _alive(pid):
+                return
+            time.sleep(0.05)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+    def _log_tail(self, lines: int = 20) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return "(no log)"
+        return "\n".join(text.splitlines()[-lines:])
+
+
+def stop_all(clusters: set[str] | None = None) -> list[str]:
+    """Stop every lab daemon (only those started for the named clusters, when given); their names."""
+    root = paths.lab_states_dir()
+    if not root.is_dir():
+        return []
+    stopped = []
+    for folder in sorted(child for child in root.iterdir() if (child / RECORD_FILE).is_file()):
+        record = read_record(folder)
+        if clusters is not None and record.get("cluster") not in clusters:
+            continue
+        with contextlib.suppress(ValueError):
+            if LabDaemon(folder.name, Path(), Path()).down():
+                stopped.append(folder.name)
+    return stopped
+
+
+# The daemon itself -------------------------------------------------------------------------------------------
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((HOST, port))
+        except OSError:
+            return False
+    return True
+
+
+async def _watch_cluster(pid: int, stop: asyncio.Event) -> None:
+    """Stop the daemon once the cluster it serves is gone: its pipelines would have nothing to deploy to."""
+    while not stop.is_set():
+        if not _alive(pid):
+            log.info("the lab's cluster (pid %d) stopped; stopping", pid)
+            stop.set()
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), CLUSTER_WATCH_INTERVAL)
+
+
+async def serve(args: argparse.Namespace) -> None:
+    from ..gitserver.credentials import Credentials
+    from ..gitserver.seed import seed_repos
+    from ..gitserver.server import GitServer
+    from ..pipeline import PipelineRunner
+
+    name: str = args.name
+    state = paths.lab_dir(name)
+    root = paths.git_repos_dir(name)
+    credentials = Credentials.load_or_generate(paths.git_credentials_file(name))
+    seeded = await asyncio.to_thread(seed_repos, root, args.repos)
+    log.info("repositories: %s", ", ".join(seeded) or "(none)")
+    runner = PipelineRunner(paths.pipeline_store(name), root, env={"KUBECONFIG": str(args.kubeconfig)}, secrets={})
+    recorded = _int(read_record(state).get("port")) or 0
+    port = recorded if recorded and _port_is_free(recorded) else 0
+    server = GitServer(root, credentials, on_push=runner.on_push, host=[HOST], port=port)
+    await runner.start()
+    try:
+        await server.start()
+    except BaseException:
+        await runner.stop()
+        raise
+    write_record(
+        state,
+        {
+            "name": name,
+            "cluster": args.cluster,
+            "pid": os.getpid(),
+            "port": server.port,
+            "cluster_pid": args.cluster_pid,
+            "started": time.time(),
+        },
+    )
+    if args.ready_fd is not None:
+        os.write(args.ready_fd, b"ready\n")
+        os.close(args.ready_fd)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    watcher = asyncio.create_task(_watch_cluster(args.cluster_pid, stop)) if args.cluster_pid else None
+    await stop.wait()
+    if watcher is not None:
+        watcher.cancel()
+    await server.stop()
+    await runner.stop()
+    record = read_record(state)
+    record.pop("pid", None)
+    write_record(state, record)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="driftlab-lab-daemon")
+    parser.add_argument("--name", required=True)
+    parser.add_argument("--repos", required=True, type=Path)
+    parser.add_argument("--kubeconfig", required=True, type=Path)
+    parser.add_argument("--cluster", default="")
+    parser.add_argument("--cluster-pid", type=int)
+    parser.add_argument("--ready-fd", type=int)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    state = paths.lab_dir(args.name)
+    state.mkdir(parents=True, exist_ok=True)
+    lock = open(state / LOCK_FILE, "a")  # noqa: SIM115 - held for the daemon's lifetime
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        print(f"another lab daemon already serves {state}", file=sys.stderr)
+        return 3
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(serve(args))
+    except Exception as err:  # the parent shows the log's tail; say what went wrong there
+        log.exception("the lab daemon failed: %s", err)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
