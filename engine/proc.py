@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import select
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -163,3 +166,63 @@ def spawn_detached(
         )
     finally:
         log.close()
+
+
+def start_daemon(args: Sequence[str], *, log_path: Path, timeout: float) -> bool:
+    """Start a detached daemon that reports readiness by writing `ready` to the fd passed as `--ready-fd N`.
+
+    Returns once it is ready (True), or False when it exited or stayed silent for `timeout` seconds; a silent
+    one is terminated. No polling: the parent blocks on the pipe.
+    """
+    read_fd, write_fd = os.pipe()
+    try:
+        child = spawn_detached([*args, "--ready-fd", str(write_fd)], log_path=log_path, pass_fds=(write_fd,))
+        os.close(write_fd)
+        write_fd = -1
+        ready, _, _ = select.select([read_fd], [], [], timeout)
+        message = os.read(read_fd, 64) if ready else b""
+    finally:
+        os.close(read_fd)
+        if write_fd >= 0:
+            os.close(write_fd)
+    if message.startswith(b"ready"):
+        return True
+    if child.poll() is None:
+        child.terminate()
+    return False
+
+
+def alive(pid: int) -> bool:
+    """Whether the process exists and has not exited (a zombie awaiting its parent counts as gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return not handle.read().split(") ", 1)[1].startswith("Z")
+    except (OSError, IndexError):
+        return True
+
+
+def stop(pid: int, timeout: float) -> None:
+    """SIGTERM, then SIGKILL if the process is still there after `timeout` seconds."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:  # a process we did not start cannot be waited on: check its pid
+        if not alive(pid):
+            return
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+
+
+def log_tail(path: Path, lines: int = 20) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return "(no log)"
+    return "\n".join(text.splitlines()[-lines:])

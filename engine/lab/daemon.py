@@ -19,7 +19,6 @@ import fcntl
 import json
 import logging
 import os
-import select
 import signal
 import socket
 import sys
@@ -78,24 +77,6 @@ def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return not _is_zombie(pid)
-
-
-def _is_zombie(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().split(") ", 1)[1].startswith("Z")
-    except (OSError, IndexError):
-        return False
-
-
 def _lock_held(state: Path) -> bool:
     """Whether some process (the daemon) holds the state folder's lock."""
     try:
@@ -141,7 +122,7 @@ class LabDaemon:
     def status(self) -> LabDaemonStatus:
         record = read_record(self.state_dir)
         pid, port = _int(record.get("pid")), _int(record.get("port"))
-        running = pid is not None and _alive(pid) and _lock_held(self.state_dir)
+        running = pid is not None and proc.alive(pid) and _lock_held(self.state_dir)
         return LabDaemonStatus(running, pid if running else None, port, _int(record.get("cluster_pid")))
 
     def up(self, cluster_pid: int | None = None) -> LabDaemonStatus:
@@ -150,7 +131,7 @@ class LabDaemon:
         if current.running and current.port and current.cluster_pid == cluster_pid and _answers(current.port):
             return current
         if current.running and current.pid:
-            self._stop_pid(current.pid)
+            proc.stop(current.pid, STOP_TIMEOUT)
         self.state_dir.mkdir(parents=True, exist_ok=True)
         args = [
             sys.executable,
@@ -175,48 +156,15 @@ class LabDaemon:
         status = self.status()
         if status.pid is None:
             return False
-        self._stop_pid(status.pid)
+        proc.stop(status.pid, STOP_TIMEOUT)
         return True
 
     def _spawn(self, args: list[str]) -> None:
-        read_fd, write_fd = os.pipe()
-        try:
-            child = proc.spawn_detached(
-                [*args, "--ready-fd", str(write_fd)], log_path=self.log_path, pass_fds=(write_fd,)
-            )
-            os.close(write_fd)
-            write_fd = -1
-            ready, _, _ = select.select([read_fd], [], [], START_TIMEOUT)
-            message = os.read(read_fd, 64) if ready else b""
-        finally:
-            os.close(read_fd)
-            if write_fd >= 0:
-                os.close(write_fd)
-        if not message.startswith(b"ready"):
-            if child.poll() is None:
-                child.terminate()
+        if not proc.start_daemon(args, log_path=self.log_path, timeout=START_TIMEOUT):
             raise DriftlabError(
                 f"the Git server and pipelines of lab {self.name!r} did not start; its log is {self.log_path}:\n"
-                + self._log_tail()
+                + proc.log_tail(self.log_path)
             )
-
-    def _stop_pid(self, pid: int) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + STOP_TIMEOUT
-        while time.monotonic() < deadline:
-            if not _alive(pid):
-                return
-            time.sleep(0.05)
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-
-    def _log_tail(self, lines: int = 20) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
-            return "(no log)"
-        return "\n".join(text.splitlines()[-lines:])
 
 
 def stop_all(clusters: set[str] | None = None) -> list[str]:
@@ -251,7 +199,7 @@ def _port_is_free(port: int) -> bool:
 async def _watch_cluster(pid: int, stop: asyncio.Event) -> None:
     """Stop the daemon once the cluster it serves is gone: its pipelines would have nothing to deploy to."""
     while not stop.is_set():
-        if not _alive(pid):
+        if not proc.alive(pid):
             log.info("the lab's cluster (pid %d) stopped; stopping", pid)
             stop.set()
             return

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import os
-import select
 import shutil
-import signal
 import sys
-import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,16 +24,6 @@ class ClusterStatus:
     pid: int | None
     server: str | None
     state_dir: Path
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _answers(server: str) -> bool:
@@ -66,7 +52,7 @@ class EmbeddedCluster:
         pid = record.get("pid")
         port = record.get("port")
         server = f"http://127.0.0.1:{port}" if port else None
-        running = isinstance(pid, int) and _alive(pid) and server is not None and _answers(server)
+        running = isinstance(pid, int) and proc.alive(pid) and server is not None and _answers(server)
         return ClusterStatus(self.name, running, pid if isinstance(pid, int) else None, server, self.state_dir)
 
     def up(self) -> ClusterStatus:
@@ -74,48 +60,34 @@ class EmbeddedCluster:
         current = self.status()
         if current.running:
             return current
-        if current.pid and _alive(current.pid):
-            self._stop_pid(current.pid)
-        read_fd, write_fd = os.pipe()
-        try:
-            child = proc.spawn_detached(
-                [
-                    sys.executable,
-                    "-m",
-                    "engine.cluster.embedded.daemon",
-                    "--state",
-                    str(self.state_dir),
-                    "--name",
-                    self.name,
-                    "--ready-fd",
-                    str(write_fd),
-                ],
-                log_path=self.state_dir / LOG_FILE,
-                pass_fds=(write_fd,),
-            )
-            os.close(write_fd)
-            write_fd = -1
-            ready, _, _ = select.select([read_fd], [], [], START_TIMEOUT)
-            message = os.read(read_fd, 64) if ready else b""
-        finally:
-            os.close(read_fd)
-            if write_fd >= 0:
-                os.close(write_fd)
-        if not message.startswith(b"ready"):
-            if child.poll() is None:
-                child.terminate()
+        if current.pid and proc.alive(current.pid):
+            proc.stop(current.pid, STOP_TIMEOUT)
+        started = proc.start_daemon(
+            [
+                sys.executable,
+                "-m",
+                "engine.cluster.embedded.daemon",
+                "--state",
+                str(self.state_dir),
+                "--name",
+                self.name,
+            ],
+            log_path=self.state_dir / LOG_FILE,
+            timeout=START_TIMEOUT,
+        )
+        if not started:
             raise DriftlabError(
                 f"the embedded cluster {self.name!r} did not start; its log is {self.state_dir / LOG_FILE}:\n"
-                + self._log_tail()
+                + proc.log_tail(self.state_dir / LOG_FILE)
             )
         return self.status()
 
     def down(self, purge: bool = False) -> bool:
         """Stop the daemon; with purge, also delete every object and the state folder. True if it was running."""
         status = self.status() if self.exists() else None
-        was_running = bool(status and status.pid and _alive(status.pid))
+        was_running = bool(status and status.pid and proc.alive(status.pid))
         if status and status.pid and was_running:
-            self._stop_pid(status.pid)
+            proc.stop(status.pid, STOP_TIMEOUT)
         if purge and self.exists():
             shutil.rmtree(self.state_dir)
         return was_running
@@ -128,27 +100,3 @@ class EmbeddedCluster:
                 f"there is no cluster named {self.name!r}; create it with: driftlab cluster up --name {self.name}"
             )
         return kubeconfig.render(self.name, f"http://127.0.0.1:{port}")
-
-    def _stop_pid(self, pid: int) -> None:
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + STOP_TIMEOUT
-        while time.monotonic() < deadline:
-            if not _alive(pid) or _is_zombie(pid):
-                return
-            time.sleep(0.05)
-        os.kill(pid, signal.SIGKILL)
-
-    def _log_tail(self, lines: int = 20) -> str:
-        try:
-            text = (self.state_dir / LOG_FILE).read_text(errors="replace")
-        except OSError:
-            return "(no log)"
-        return "\n".join(text.splitlines()[-lines:])
-
-
-def _is_zombie(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().split(") ", 1)[1].startswith("Z")
-    except (OSError, IndexError):
-        return False
