@@ -11,13 +11,17 @@ from .reader import Reader
 
 @dataclass
 class CheckContext:
-    """The cluster to read, the namespace namespaced kinds default to, and the environment of command checks."""
+    """The cluster to read, the namespace namespaced kinds default to, and the environment of command checks.
+
+    `lab` is the lab's state name (see engine.paths): git and pipeline checks find its repos and runs by it.
+    """
 
     reader: Reader
     namespace: str = "default"
     kubeconfig: Path | None = None
     cwd: Path | None = None
     env: Mapping[str, str] = field(default_factory=dict)
+    lab: str | None = None
 
     @classmethod
     def from_kubeconfig(
@@ -28,6 +32,7 @@ class CheckContext:
         context: str | None = None,
         cwd: str | Path | None = None,
         env: Mapping[str, str] | None = None,
+        lab: str | None = None,
     ) -> CheckContext:
         """A context reading the cluster a kubeconfig points at; the namespace defaults to its context's."""
         from .kube import KubeReader
@@ -39,4 +44,5 @@ class CheckContext:
             kubeconfig=Path(kubeconfig),
             cwd=Path(cwd) if cwd is not None else None,
             env=dict(env or {}),
+            lab=lab,
         )

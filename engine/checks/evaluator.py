@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from .context import CheckContext
-from .kinds import OBJECT_KINDS, Scope, Verdict, command, read_of, title_of
+from .kinds import LAB_KINDS, OBJECT_KINDS, Scope, Verdict, command, read_of, title_of
 from .reader import JSON, ApiResource, Read, ReadError
 from .results import CheckResult, StepResult, group
 from .spec import Check
@@ -94,6 +94,9 @@ class _Session:
         body = check.body
         if kind == "command":
             return command.judge(body, command.run(body, self.context))
+        if kind in LAB_KINDS:
+            module = LAB_KINDS[kind]
+            return module.judge(body, module.read(body, self.context))
         module = OBJECT_KINDS[kind]
         read = read_of(kind, body, self.scope)
         return module.judge(body, self.fetch(read), read)
@@ -101,11 +104,15 @@ class _Session:
 
 @dataclass(frozen=True)
 class Plan:
-    """What a step's checks read: the reads to watch, whether commands run, and kinds not (yet) served."""
+    """What a step's checks read: the reads to watch, whether commands run, and kinds not (yet) served.
+
+    `lab_state` is true when git or pipeline checks read the lab's repos or runs, which no watch can see.
+    """
 
     reads: frozenset[Read]
     commands: bool
     unresolved: tuple[str, ...]
+    lab_state: bool = False
 
 
 def plan(checks: Iterable[Check], context: CheckContext) -> Plan:
@@ -114,8 +121,12 @@ def plan(checks: Iterable[Check], context: CheckContext) -> Plan:
     reads: set[Read] = set()
     unresolved: list[str] = []
     commands = False
+    lab_state = False
     for check in _flatten(checks):
         kind = check.kind
+        if kind in LAB_KINDS:
+            lab_state = True
+            continue
         if kind == "command":
             commands = True
             reads.update(command.reads(check.body, session.scope))
@@ -126,7 +137,7 @@ def plan(checks: Iterable[Check], context: CheckContext) -> Plan:
             if _unreachable(err):
                 raise
             unresolved.append(str(err))
-    return Plan(frozenset(reads), commands, tuple(unresolved))
+    return Plan(frozenset(reads), commands, tuple(unresolved), lab_state)
 
 
 def _unreachable(err: ReadError) -> bool:

@@ -1,13 +1,14 @@
 """The check kinds a course can use, as pydantic models (and so as JSON Schema for course authors).
 
 A check in YAML is a mapping with exactly one kind key (`exists`, `absent`, `field`, `condition`, `count`,
-`cel`, `event`, `command`, `all`, `any`) plus the common keys (`name`, `timeout`, `hint`). For example:
+`cel`, `event`, `command`, `git`, `pipeline`, `all`, `any`) plus the common keys (`name`, `timeout`, `hint`).
+For example:
 
     - name: the web Deployment is available
       condition: {kind: Deployment, name: web, namespace: shop, type: Available}
       timeout: 30
-
-Later issues add kinds for Git and pipelines the same way.
+    - name: the replica count is pushed
+      git: {repo: app, file: deploy/web.yaml, contains: "replicas: 3"}
 """
 
 from __future__ import annotations
@@ -143,6 +144,60 @@ class CommandCheck(_Strict):
         return _regex(value)
 
 
+class GitCheck(_Strict):
+    """State of a repository on the lab's Git server: a file at the head of a branch, or a commit's message."""
+
+    repo: str = Field(description="Repository name on the lab's Git server, without .git.")
+    branch: str = "main"
+    file: str | None = Field(None, description="A path in the branch's head commit.")
+    contains: str | None = Field(None, description="Text the file must contain.")
+    matches: str | None = Field(None, description="A regular expression the file must match.")
+    absent: bool = Field(False, description="The file must not exist at the head (e.g. a deleted manifest).")
+    message: str | None = Field(
+        None, description="A regular expression some commit message on the branch must match (newest 50 commits)."
+    )
+    since_seed: bool = Field(
+        False, alias="sinceSeed", description="Only commits made after the lab seeded the repo count (your pushes)."
+    )
+
+    @field_validator("matches", "message")
+    @classmethod
+    def _valid_regex(cls, value: str | None) -> str | None:
+        return _regex(value)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> GitCheck:
+        if self.file is None and (self.contains is not None or self.matches is not None or self.absent):
+            raise ValueError("contains, matches and absent need a file")
+        if self.absent and (self.contains is not None or self.matches is not None):
+            raise ValueError("an absent file cannot contain or match anything: drop absent, or contains/matches")
+        if self.since_seed and self.message is None:
+            raise ValueError("sinceSeed needs a message")
+        return self
+
+
+class PipelineCheck(_Strict):
+    """The latest pipeline run of a repository (on a branch) and, optionally, one of its steps."""
+
+    repo: str
+    branch: str | None = None
+    status: Literal["succeeded", "failed", "running", "queued", "cancelled", "interrupted"] | None = Field(
+        None, description="The status of the latest run or, with `step`, of that step."
+    )
+    step: str | None = Field(
+        None, description="Name of a step of the run to look at (job/step when several jobs have one of that name)."
+    )
+    log: str | None = Field(None, description="A regular expression the run's (or the step's) log must match.")
+    min_runs: int = Field(
+        1, ge=0, alias="minRuns", description="At least this many runs of the repo (on the branch, if given) exist."
+    )
+
+    @field_validator("log")
+    @classmethod
+    def _valid_regex(cls, value: str | None) -> str | None:
+        return _regex(value)
+
+
 class Check(_Strict):
     """One check of a step: exactly one kind key, plus what the learner sees and how long it may take."""
 
@@ -156,6 +211,8 @@ class Check(_Strict):
     cel: CelCheck | None = None
     event: EventCheck | None = None
     command: CommandCheck | None = None
+    git: GitCheck | None = None
+    pipeline: PipelineCheck | None = None
     all: list[Check] | None = None
     any: list[Check] | None = None
 
@@ -186,6 +243,19 @@ def _regex(value: str | None) -> str | None:
     return value
 
 
-CHECK_KINDS = ("exists", "absent", "field", "condition", "count", "cel", "event", "command", "all", "any")
+CHECK_KINDS = (
+    "exists",
+    "absent",
+    "field",
+    "condition",
+    "count",
+    "cel",
+    "event",
+    "command",
+    "git",
+    "pipeline",
+    "all",
+    "any",
+)
 
 CheckList = Annotated[list[Check], Field(default_factory=list)]

@@ -8,6 +8,9 @@ own thread, only when the results differ from the last ones it was given.
 Nothing is polled where a watch exists. Two timers remain, each for something no watch can see:
 - command checks may read anything (logs, HTTP answers, Git, files), so they are re-run on every watched
   change and otherwise every `command_interval` seconds;
+- git and pipeline checks read the lab's Git server and pipeline runner, which live in the lab's daemon, a
+  process of their own whose pushes and runs reach no Kubernetes watch: they are re-evaluated on the same
+  timer, and on every watched change too (every evaluation judges all checks);
 - while the API cannot be reached the plan of what to watch is retried every `retry_interval` seconds (a kind
   that is not served yet waits on a watch of CustomResourceDefinitions instead).
 
@@ -162,7 +165,7 @@ class CheckWatcher:
         with self._cond:
             if current is None:
                 self._timer_at = time.monotonic() + self.retry_interval
-            elif current.commands:
+            elif current.commands or current.lab_state:
                 self._timer_at = time.monotonic() + self.command_interval
             elif current.unresolved and not self._crds_watched:
                 self._timer_at = time.monotonic() + self.retry_interval

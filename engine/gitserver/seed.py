@@ -29,7 +29,9 @@ seeding gives the same commit ids on every machine. Without a history file the r
 
 Seeding builds the history in a scratch work tree, fetches it into a bare repository beside the target and
 renames that into place, so `<root>/<name>.git` either does not exist or is complete; an existing repository
-is left alone (only its push hook is refreshed). The default branch is `main`.
+is left alone (only its push hook is refreshed). The default branch is `main`. The seeded head's id is kept
+in the file `driftlab-seed` inside the bare repository (`seeded_head`), so checks can tell the learner's
+commits from the seeded ones.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ from .repos import check_repo_name, is_bare_repo, repo_path
 
 BRANCH = "main"
 HISTORY_SUFFIX = ".history.yaml"
+SEED_HEAD_FILE = "driftlab-seed"
 _AUTHOR_RE = re.compile(r"^\s*([^<>\n]+?)\s*<([^<>\s]+@[^<>\s]+)>\s*$")
 _COMMIT_KEYS = {"author", "date", "message", "paths"}
 DEFAULT_AUTHOR = "driftlab <driftlab@localhost>"
@@ -287,6 +290,7 @@ def seed_repo(root: Path, name: str, source_dir: Path, history: Sequence[SeedCom
             bare.git.symbolic_ref("HEAD", f"refs/heads/{BRANCH}")
             # fetch rather than push: a push would run the learner's global pre-push hooks, if any
             bare.git.fetch(str(scratch), f"refs/heads/{BRANCH}:refs/heads/{BRANCH}")
+            (staging / SEED_HEAD_FILE).write_text(work.head.commit.hexsha + "\n")
             work.close()
             bare.close()
         install_hook(staging)
@@ -302,6 +306,15 @@ def seed_repo(root: Path, name: str, source_dir: Path, history: Sequence[SeedCom
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def seeded_head(repo: Path) -> str | None:
+    """The commit id the repository had when it was seeded; None when it was seeded without the record."""
+    try:
+        text = (Path(repo) / SEED_HEAD_FILE).read_text().strip()
+    except OSError:
+        return None
+    return text if re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", text) else None
 
 
 def seed_repos(root: Path, repos_dir: Path) -> list[str]:

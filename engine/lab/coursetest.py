@@ -19,9 +19,11 @@ also after Ctrl-C or SIGTERM.
 from __future__ import annotations
 
 import contextlib
+import os
 import secrets
 import shutil
 import signal
+import sys
 import tempfile
 import threading
 import time
@@ -39,6 +41,7 @@ from .edits import EditError, apply_edit
 from .lab import LabRuntime, cluster_name
 from .progress import ProgressStore
 from .runner import SetupError, tail, tool_environment
+from .shell import learner_git_env
 from .terminal import TypedShell
 from .trust import require_trust, shell_code
 
@@ -153,8 +156,14 @@ def run_course_test(
             with _sigterm_as_interrupt():
                 _run(runtime, steps, step_id, report, on_step)
         finally:
+            daemon = runtime.daemon()
+            if daemon is not None:
+                with contextlib.suppress(Exception):
+                    daemon.down()
             with contextlib.suppress(Exception):
                 runtime.cluster.down(purge=True)
+            if daemon is not None:
+                shutil.rmtree(daemon.state_dir, ignore_errors=True)
             store.close()
             report.seconds = time.monotonic() - start
     return report
@@ -167,7 +176,10 @@ def _run(
     report: CourseTestReport,
     on_step: Callable[[StepReport], None] | None,
 ) -> None:
-    runtime.start()
+    cluster = runtime.start()
+    daemon = runtime.daemon()
+    if daemon is not None:
+        daemon.up(cluster.pid)
     try:
         runtime.seed()
     except SetupError as err:
@@ -175,7 +187,7 @@ def _run(
         first.fail(str(err))
         report.steps.append(first)
     else:
-        with TypedShell(runtime.workdir, tool_environment(runtime.kubeconfig_path())) as shell:
+        with TypedShell(runtime.workdir, solution_environment(runtime)) as shell:
             for step in steps:
                 current = StepReport(step, tested=step_id is None or step.id == step_id)
                 report.steps.append(current)
@@ -185,6 +197,20 @@ def _run(
                 if current.result == FAILED:
                     break
     report.steps += [StepReport(step) for step in steps[len(report.steps) :]]
+
+
+def solution_environment(runtime: LabRuntime) -> dict[str, str]:
+    """What `driftlab shell` gives a learner: the lab's KUBECONFIG and kubectl, `driftlab` itself on PATH,
+    the lab's name for `driftlab pipeline`, and git set up for the lab's Git server (with its address in
+    DRIFTLAB_GIT_URL)."""
+    env = tool_environment(runtime.kubeconfig_path())
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    # Nobody is there to page through `git log` or `git diff`; a pager would wait for a key press forever.
+    env.update(PAGER="cat", GIT_PAGER="cat")
+    if runtime.daemon() is None:
+        return env
+    env.update(learner_git_env(runtime), DRIFTLAB_LAB=runtime.state_name, GIT_TERMINAL_PROMPT="0")
+    return env
 
 
 def _step(runtime: LabRuntime, shell: TypedShell, report: StepReport) -> None:

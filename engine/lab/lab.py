@@ -389,7 +389,9 @@ class LabRuntime:
         return CheckOutcome(step, result, True, following, following is None, error)
 
     def context(self) -> CheckContext:
-        return CheckContext.from_kubeconfig(self.kubeconfig_path(), self.course.namespace, cwd=self.workdir)
+        return CheckContext.from_kubeconfig(
+            self.kubeconfig_path(), self.course.namespace, cwd=self.workdir, lab=self.state_name
+        )
 
     def runner(self) -> ActionRunner:
         return ActionRunner(self.kubeconfig_path(), self.course.namespace, self.workdir)

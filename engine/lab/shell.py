@@ -65,7 +65,8 @@ def prepare_shell(runtime: LabRuntime, shell: str | None = None) -> ShellLaunch:
 
 
 def learner_git_env(runtime: LabRuntime) -> dict[str, str]:
-    """What lets `git clone <url>` reach the lab's Git server as the learner without asking for a password."""
+    """What lets `git clone "$DRIFTLAB_GIT_URL/app.git"` reach the lab's Git server as the learner without
+    asking for a password (the URL itself carries no credentials)."""
     daemon = runtime.daemon()
     if daemon is None:
         return {}
@@ -77,7 +78,8 @@ def learner_git_env(runtime: LabRuntime) -> dict[str, str]:
     from ..gitserver.client import git_env
     from ..gitserver.credentials import Credentials
 
-    return git_env([served.git_url], Credentials.load(paths.git_credentials_file(daemon.name)).learner)
+    env = git_env([served.git_url], Credentials.load(paths.git_credentials_file(daemon.name)).learner)
+    return {**env, "DRIFTLAB_GIT_URL": served.git_url.rstrip("/")}
 
 
 def running_course(store: ProgressStore | None = None) -> Course:

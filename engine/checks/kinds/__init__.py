@@ -2,7 +2,8 @@
 
 Kinds that read objects expose `read(body, scope) -> Read` (most use the shared target read), `title(body)`
 (the check's name when the author gave none) and `judge(body, objects, read) -> Verdict`. The command kind
-runs a command instead (`run`) and judges the outcome.
+runs a command instead (`run`) and judges the outcome. The lab-state kinds (`git`, `pipeline`) read the lab's
+Git repositories or pipeline runs (`read(body, context)`) and judge that state.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 from ..reader import Read
 from ..spec import Check
-from . import absent, cel, command, condition, count, event, exists, field
+from . import absent, cel, command, condition, count, event, exists, field, git, pipeline
 from .common import Scope, Verdict, target_read
 
 OBJECT_KINDS: dict[str, ModuleType] = {
@@ -25,7 +26,10 @@ OBJECT_KINDS: dict[str, ModuleType] = {
     "event": event,
 }
 
-__all__ = ["OBJECT_KINDS", "Scope", "Verdict", "command", "read_of", "title_of"]
+LAB_KINDS: dict[str, ModuleType] = {"git": git, "pipeline": pipeline}
+"""Kinds that read the lab's own state (its Git server and pipeline runner), which no Kubernetes watch sees."""
+
+__all__ = ["LAB_KINDS", "OBJECT_KINDS", "Scope", "Verdict", "command", "read_of", "title_of"]
 
 
 def read_of(kind: str, body: Any, scope: Scope) -> Read:
@@ -45,4 +49,6 @@ def title_of(check: Check) -> str:
         return f"{'all' if kind == 'all' else 'any'} of {len(children or [])} checks"
     if kind == "command":
         return command.title(check.body)
+    if kind in LAB_KINDS:
+        return str(LAB_KINDS[kind].title(check.body))
     return str(OBJECT_KINDS[kind].title(check.body))
