@@ -22,6 +22,8 @@ NODE = "driftlab-control-plane"
 def api(tmp_path: Path) -> Api:
     api = build_api(tmp_path)
     ensure_system_objects(api)
+    # These tests add their own nodes (with labels and taints), so start from none.
+    api.delete(rtype(api, "nodes"), "", NODE, None)
     return api
 
 

@@ -80,7 +80,11 @@ class EmbeddedCluster:
                 f"the embedded cluster {self.name!r} did not start; its log is {self.state_dir / LOG_FILE}:\n"
                 + proc.log_tail(self.state_dir / LOG_FILE)
             )
-        return self.status()
+        # The daemon said it answers; no need to ask it again.
+        record = read_record(self.state_dir)
+        pid = record.get("pid")
+        server = f"http://127.0.0.1:{record['port']}"
+        return ClusterStatus(self.name, True, pid if isinstance(pid, int) else None, server, self.state_dir)
 
     def down(self, purge: bool = False) -> bool:
         """Stop the daemon; with purge, also delete every object and the state folder. True if it was running."""

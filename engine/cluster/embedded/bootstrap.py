@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
+from .node import KUBELET, NODE_IP, NODE_NAME, node_manifest, node_type
 from .rest import Api, WriteOptions
 
-# The node's address (controllers/nodes.py owns the node; importing it here would pull the whole workload
-# simulation into the daemon's start-up path).
-API_SERVER_IP = "172.18.0.2"
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 _OPTS = WriteOptions(field_manager="kube-apiserver")
 
@@ -35,6 +33,9 @@ def ensure_system_objects(api: Api) -> None:
             },
             _OPTS,
         )
+    if api.find(node_type(api), "", NODE_NAME) is None:
+        # Registered here, before the API answers, as a kind cluster has its node when it is created.
+        api.create(node_type(api), "", node_manifest(), WriteOptions(field_manager=KUBELET))
     ep_type = api.catalog.lookup("", "v1", "endpoints")
     assert ep_type is not None
     if api.find(ep_type, "default", "kubernetes") is None:
@@ -46,7 +47,7 @@ def ensure_system_objects(api: Api) -> None:
                 "metadata": {"name": "kubernetes", "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
                 "subsets": [
                     {
-                        "addresses": [{"ip": API_SERVER_IP}],
+                        "addresses": [{"ip": NODE_IP}],
                         "ports": [{"name": "https", "port": 6443, "protocol": "TCP"}],
                     }
                 ],

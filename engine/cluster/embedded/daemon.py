@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import contextlib
 import fcntl
+import importlib
 import logging
 import os
 import signal
@@ -26,7 +27,6 @@ from .record import DB_FILE, LOCK_FILE, read_record, write_record
 from .resources import BUILTIN
 from .rest import Api
 from .server import ApiServer
-from .settings import ClusterSettings
 from .store import DEFAULT_EVENT_WINDOW, Store
 from .watch import Hub
 
@@ -64,7 +64,6 @@ async def serve(state: Path, name: str, ready_fd: int | None) -> None:
     if not port or not port_is_free(port):
         port = free_port()
     api = build_api(state)
-    settings = ClusterSettings.load(state)
     ensure_system_objects(api)
     server = ApiServer(api, f"127.0.0.1:{port}")
     runner = web.AppRunner(server.app, access_log=None, handle_signals=False, handler_cancellation=True)
@@ -74,13 +73,15 @@ async def serve(state: Path, name: str, ready_fd: int | None) -> None:
     if ready_fd is not None:
         os.write(ready_fd, b"ready\n")
         os.close(ready_fd)
-    # The workload simulation is imported once the API answers: it is the slowest part of start-up, and every
-    # controller lists what already exists when it starts, so nothing written meanwhile is missed.
-    from .controllers.registry import build_controllers
-    from .nodeports import NodePortProxy
-
-    controllers = build_controllers(api, settings)
-    proxy = NodePortProxy(api, settings)
+    # The workload simulation is the slowest part of start-up, so it is imported in a thread once the API
+    # answers; every controller lists what already exists when it starts, so nothing written meanwhile is missed.
+    modules = (".controllers.registry", ".nodeports", ".settings")
+    registry, nodeports, settings_module = await asyncio.to_thread(
+        lambda: [importlib.import_module(name, __package__) for name in modules]
+    )
+    settings = settings_module.ClusterSettings.load(state)
+    controllers = registry.build_controllers(api, settings)
+    proxy = nodeports.NodePortProxy(api, settings)
     tasks = [asyncio.create_task(c.run()) for c in [*controllers, proxy]]
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

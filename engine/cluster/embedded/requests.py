@@ -8,7 +8,6 @@ from typing import Any
 
 import yaml
 
-from . import protobuf
 from .catalog import Catalog
 from .resources import ResourceType
 from .status import ApiError, bad_request, path_not_found
@@ -62,6 +61,8 @@ def decode_body(raw: bytes, content_type: str | None) -> Any:
     """The request body as Python data; errors name the problem and where it is."""
     kind = media_type(content_type)
     if kind == PROTOBUF:
+        from . import protobuf  # its descriptor tables are large, and only kubectl's generator verbs need them
+
         try:
             return protobuf.decode(raw)
         except protobuf.ProtobufError as err:

@@ -7,8 +7,9 @@ Loaded once, lazily, because the file is large and most requests never need it.
 from __future__ import annotations
 
 import functools
+import importlib.util
 import json
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 KUBERNETES_VERSION = "1.37.0"
@@ -20,7 +21,11 @@ Definition = dict[str, Any]
 @functools.cache
 def definitions() -> dict[str, Definition]:
     """All definitions keyed by their full name, e.g. `io.k8s.api.apps.v1.Deployment`."""
-    root = resources.files("kubernetes_validate") / "kubernetes-json-schema" / _SCHEMA_DIR
+    # find_spec locates the package without importing it (importing pulls in jsonschema for nothing).
+    spec = importlib.util.find_spec("kubernetes_validate")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the kubernetes-validate package is not installed")
+    root = Path(next(iter(spec.submodule_search_locations))) / "kubernetes-json-schema" / _SCHEMA_DIR
     with (root / "_definitions.json").open("rb") as handle:
         return json.load(handle)["$defs"]
 

@@ -9,15 +9,15 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+# Capacity the downward API reports for a resource limit the container does not set; the kubelet may pass
+# the node's real allocatable instead.
+from ..node import NODE_ALLOCATABLE
 from .access import as_list, as_map, as_text, pod_namespace
 from .errors import WorkloadError
 from .failures import ConfigProblem, config_error
 from .sources import Sources
 from .units import parse_quantity
 
-# Capacity the downward API reports for a resource limit the container does not set; the kubelet may pass
-# the node's real allocatable instead.
-NODE_ALLOCATABLE: Mapping[str, str] = {"cpu": "8", "memory": "16Gi", "ephemeral-storage": "100Gi"}
 _LABEL_FIELD = re.compile(r"metadata\.(labels|annotations)\['(.*)'\]")
 # Where a container reads ConfigMap/Secret keys: (envFrom field, env valueFrom field, kind, reader).
 _KEY_SOURCES: tuple[tuple[str, str, str, Callable[[Sources, str], dict[str, str] | None]], ...] = (
