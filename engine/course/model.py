@@ -26,6 +26,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from ..checks.spec import Check
+from ..cluster.embedded.settings import PodTimings
 from ..errors import DriftlabError
 
 DEFAULT_IMAGES = "images.yaml"
@@ -342,7 +343,12 @@ class Lab(_Model):
         "when the lab has one.",
     )
     repos: list[Repo] = Field(
-        default_factory=list, description="Placeholder for a later issue: Git repositories the lab serves."
+        default_factory=list, description="Git repositories the lab's Git server serves, seeded from repos/<name>/."
+    )
+    timings: PodTimings | None = Field(
+        None,
+        description="Seconds each step of a simulated pod's start takes on the embedded cluster (schedule, pull, "
+        "create, start, terminate, back-off); the default lets a learner watch the transitions.",
     )
     agents: list[Literal["flux", "argocd"]] = Field(
         default_factory=list, description="Placeholder for a later issue: GitOps agents installed in the lab."

@@ -462,10 +462,12 @@ def _write_private(path: Path, text: str) -> None:
 
 
 def lab_settings(lab: Lab, timings: PodTimings | None = None) -> ClusterSettings:
-    """The embedded cluster's settings for a lab: its image catalogue, and pod timings (default: realistic)."""
+    """The embedded cluster's settings for a lab: its image catalogue, and pod timings (`timings` overrides the
+    lab's own, which default to realistic ones)."""
     images = lab.images_path()
     return ClusterSettings(
-        timings=timings or PodTimings(), image_catalogue=images.resolve() if images is not None else None
+        timings=timings or lab.timings or PodTimings(),
+        image_catalogue=images.resolve() if images is not None else None,
     )
 
 
