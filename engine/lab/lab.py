@@ -20,6 +20,7 @@ import contextlib
 import json
 import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -230,10 +231,13 @@ class LabRuntime:
         self.store.open(self.name, self.course.steps[0].id, str(self.course.source))
         cluster = self.start()
         daemon = self.daemon()
-        if daemon is not None:
-            daemon.up(cluster.pid)
-        if not record.get("seeded"):
-            self.seed()
+        # The Git server and pipelines start while the cluster is seeded: neither needs the other.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            serving = pool.submit(daemon.up, cluster.pid) if daemon is not None else None
+            if not record.get("seeded"):
+                self.seed()
+            if serving is not None:
+                serving.result()
         for item in pending:
             self.prepare(item)
         return self.status(evaluate=False)
