@@ -352,13 +352,23 @@ def lab_kubeconfig(course_arg: str, export: bool) -> None:
 @cli.command("check")
 @click.argument("course_arg", metavar="COURSE")
 @click.option("--step", "step_id", default=None, help="Check this step instead of the current one.")
+@click.option(
+    "--wait/--no-wait",
+    default=True,
+    show_default=True,
+    help="Give checks that have a timeout that long to pass (a rollout may still be going on).",
+)
 @trust_option
-def check(course_arg: str, step_id: str | None, trust: bool) -> None:
+def check(course_arg: str, step_id: str | None, wait: bool, trust: bool) -> None:
     """Check a step of the course against its lab; exit code 0 only when every check passes."""
     from .lab.report import check_lines
 
     runtime = _runtime(course_arg, trust, _retry("check", course_arg, step_id))
-    outcome = runtime.check(step_id)
+    target = runtime.course.step(step_id) if step_id else runtime.current()
+    longest = max((check.timeout for check in target.checks), default=0) if wait and target is not None else 0
+    if longest:
+        click.echo(f"checking; checks that do not pass yet get up to {longest:g}s (--no-wait checks once)", err=True)
+    outcome = runtime.check(step_id, wait=wait)
     for line in check_lines(outcome, runtime.name):
         click.echo(line)
     if outcome.setup_error:

@@ -365,8 +365,10 @@ class LabRuntime:
 
         return wait(step.checks, context)
 
-    def check(self, step_id: str | None = None) -> CheckOutcome:
-        """Evaluate a step (the current one by default); when all its checks pass, record it and move on."""
+    def check(self, step_id: str | None = None, wait: bool = True) -> CheckOutcome:
+        """Evaluate a step (the current one by default); when all its checks pass, record it and move on.
+
+        With `wait`, checks that have a timeout get that long to pass (the cluster may still be rolling out)."""
         progress = self._started()
         current = current_step(self.course, progress)
         step = self.course.step(step_id) if step_id else current
@@ -377,7 +379,7 @@ class LabRuntime:
         code = shell_code([step], setup=False) + (shell_code([following], checks=False) if following else [])
         require_trust(self.course, code, self.trusted, self.retry)
         self._write_kubeconfig(self._running())
-        result = self.evaluate(step, wait_for_timeouts=True)
+        result = self.evaluate(step, wait_for_timeouts=wait)
         if not result.passed:
             return CheckOutcome(step, result)
         if not advancing:

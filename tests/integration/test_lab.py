@@ -106,6 +106,14 @@ def test_lab_up_then_check_before_and_after_doing_the_step_by_hand(driftlab: Dri
     assert after.stdout.splitlines()[-1] == "step greeting passed; now on step scale (Scale the web app)"
     assert driftlab.names(CLUSTER, "deployments") == ["web"]  # the next step is ready
 
+    # Step 2 has a check with a timeout: by default `check` says it will wait; --no-wait checks once, silently.
+    waiting = driftlab.run("check", COURSE, "--trust")
+    assert waiting.returncode == 1
+    assert "checks that do not pass yet get up to 20s (--no-wait checks once)" in waiting.stderr
+    once = driftlab.run("check", COURSE, "--trust", "--no-wait")
+    assert once.returncode == 1 and "get up to" not in once.stderr
+    assert once.stdout.splitlines()[-1] == "step scale: 0 of 2 checks pass; not passed yet"
+
     status = driftlab.ok("lab", "status", COURSE, "--trust").stdout.splitlines()
     assert status[0].startswith("lab 'basics' (cluster lab-basics): running at http://127.0.0.1:")
     assert status[1].endswith("1 of 3 steps passed")
