@@ -18,10 +18,10 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from . import schemas
+from .gofmt import go_float, html_safe
 from .resources import ResourceType
 from .status import ApiError
 
@@ -1334,22 +1334,14 @@ def _print_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
-        return _go_float(value)
+        return go_float(value)
     return str(value)
 
 
 def _go_json(value: Any) -> str:
     """Compact JSON with sorted keys, HTML-safe escapes and whole floats as integers, like Go's encoder."""
     text = json.dumps(_whole_floats(value), separators=(",", ":"), sort_keys=True, ensure_ascii=False)
-    for char, escaped in (
-        ("<", "\\u003c"),
-        (">", "\\u003e"),
-        ("&", "\\u0026"),
-        ("\u2028", "\\u2028"),
-        ("\u2029", "\\u2029"),
-    ):
-        text = text.replace(char, escaped)
-    return text
+    return html_safe(text)
 
 
 def _whole_floats(value: Any) -> Any:
@@ -1360,29 +1352,6 @@ def _whole_floats(value: Any) -> Any:
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
         return int(value)
     return value
-
-
-def _go_float(value: float) -> str:
-    """A float as Go's `%v` prints it: shortest digits, in exponent form below 1e-4 and from 1e6 up."""
-    if value != value:
-        return "NaN"
-    if value in (float("inf"), float("-inf")):
-        return "+Inf" if value > 0 else "-Inf"
-    if value == 0:
-        return "-0" if str(value).startswith("-") else "0"
-    sign, digit_tuple, exponent = Decimal(repr(value)).normalize().as_tuple()
-    digits = "".join(map(str, digit_tuple))
-    point = len(digits) + int(exponent)
-    prefix = "-" if sign else ""
-    power = point - 1
-    if power < -4 or power >= 6:
-        mantissa = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
-        return f"{prefix}{mantissa}e{'-' if power < 0 else '+'}{abs(power):02d}"
-    if point <= 0:
-        return f"{prefix}0.{'0' * -point}{digits}"
-    if point >= len(digits):
-        return prefix + digits + "0" * (point - len(digits))
-    return f"{prefix}{digits[:point]}.{digits[point:]}"
 
 
 # ----------------------------------------------------------------------------------------------------

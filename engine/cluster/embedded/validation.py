@@ -22,7 +22,6 @@ import binascii
 import copy
 import datetime
 import json
-import math
 import re
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from typing import Any
 
 from . import schemas
 from .defaults import JOB_NAME_LABEL, JOB_UID_LABEL, apply_defaults
+from .gofmt import go_float, html_safe
 from .resources import ResourceType
 
 Obj = dict[str, Any]
@@ -165,38 +165,10 @@ def _go_quote(text: str) -> str:
     return '"' + "".join(out) + '"'
 
 
-def _go_float(value: float) -> str:
-    """Go's `%v` for a float64: shortest digits, exponent form from 1e+06 and below 1e-04."""
-    if value == 0 or not math.isfinite(value):
-        return "0" if value == 0 else ("+Inf" if value > 0 else ("-Inf" if value < 0 else "NaN"))
-    sign, digits, exponent = Decimal(repr(value)).normalize().as_tuple()
-    assert isinstance(exponent, int)
-    text = "".join(str(d) for d in digits)
-    point = len(text) + exponent
-    power = point - 1
-    prefix = "-" if sign else ""
-    if power < -4 or power >= 6:
-        mantissa = text[0] + ("." + text[1:] if len(text) > 1 else "")
-        return f"{prefix}{mantissa}e{'+' if power >= 0 else '-'}{abs(power):02d}"
-    if point <= 0:
-        return f"{prefix}0.{'0' * -point}{text}"
-    if point >= len(text):
-        return prefix + text + "0" * (point - len(text))
-    return f"{prefix}{text[:point]}.{text[point:]}"
-
-
 def _go_json(value: Any) -> str:
     """Go's `json.Marshal`: compact, map keys sorted, struct fields in order, `<>&` escaped."""
     text = json.dumps(_go_json_prepare(value), separators=(",", ":"), ensure_ascii=False)
-    for char, escaped in (
-        ("<", "\\u003c"),
-        (">", "\\u003e"),
-        ("&", "\\u0026"),
-        ("\u2028", "\\u2028"),
-        ("\u2029", "\\u2029"),
-    ):
-        text = text.replace(char, escaped)
-    return text
+    return html_safe(text)
 
 
 def _go_json_prepare(value: Any) -> Any:
@@ -216,7 +188,7 @@ def _render(value: Any) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        return _go_float(value)
+        return go_float(value)
     if isinstance(value, str):
         return _go_quote(value)
     return _go_json(value)
@@ -1004,7 +976,7 @@ def _json_type(value: Any) -> str:
 def _limit_text(limit: Any) -> str:
     if isinstance(limit, float) and limit.is_integer():
         return str(int(limit))
-    return _go_float(limit) if isinstance(limit, float) else str(limit)
+    return go_float(limit) if isinstance(limit, float) else str(limit)
 
 
 class _SchemaChecker:
