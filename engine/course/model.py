@@ -248,7 +248,29 @@ class Step(_Model):
     )
 
 
-class Course(_Model):
+class _FromFile(_Model):
+    """A model read from a YAML file, whose relative paths resolve against that file's folder."""
+
+    _source: Path | None = PrivateAttr(None)
+
+    @property
+    def source(self) -> Path:
+        if self._source is None:
+            loader = "load_course()" if isinstance(self, Course) else "load_lab()"
+            raise DriftlabError(f"this {type(self).__name__.lower()} was not loaded from a file; use {loader}")
+        return self._source
+
+    @property
+    def folder(self) -> Path:
+        return self.source.parent
+
+    @property
+    def name(self) -> str:
+        """The folder's name: what `driftlab lab up COURSE`, progress files and lab references use."""
+        return self.folder.name
+
+
+class Course(_FromFile):
     """A driftlab course: metadata, the lab it runs on, and its ordered steps."""
 
     title: str
@@ -263,7 +285,6 @@ class Course(_Model):
     namespace: Label = Field("default", description="Namespace of checks and setup actions that name none.")
     steps: list[Step] = Field(min_length=1)
 
-    _source: Path | None = PrivateAttr(None)
     _lab_folder: Path | None = PrivateAttr(None)
 
     def bind(self, source: Path, lab_folder: Path | None) -> Course:
@@ -271,21 +292,6 @@ class Course(_Model):
         self._source = source
         self._lab_folder = lab_folder
         return self
-
-    @property
-    def source(self) -> Path:
-        if self._source is None:
-            raise DriftlabError("this course was not loaded from a file; use load_course()")
-        return self._source
-
-    @property
-    def folder(self) -> Path:
-        return self.source.parent
-
-    @property
-    def name(self) -> str:
-        """The course's folder name: what `driftlab lab up COURSE` and progress files use."""
-        return self.folder.name
 
     @property
     def lab_folder(self) -> Path:
@@ -325,7 +331,7 @@ class Repo(_Model):
     branch: str = Field("main", description="Branch the seed content is committed to.")
 
 
-class Lab(_Model):
+class Lab(_FromFile):
     """A lab: the cluster a course runs on and what it is seeded with before the first step."""
 
     title: str
@@ -354,25 +360,9 @@ class Lab(_Model):
         default_factory=list, description="Placeholder for a later issue: GitOps agents installed in the lab."
     )
 
-    _source: Path | None = PrivateAttr(None)
-
     def bind(self, source: Path) -> Lab:
         self._source = source
         return self
-
-    @property
-    def source(self) -> Path:
-        if self._source is None:
-            raise DriftlabError("this lab was not loaded from a file; use load_lab()")
-        return self._source
-
-    @property
-    def folder(self) -> Path:
-        return self.source.parent
-
-    @property
-    def name(self) -> str:
-        return self.folder.name
 
     def seed_paths(self) -> list[Path]:
         return [self.folder / entry for entry in self.seed]
