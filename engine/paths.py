@@ -23,6 +23,15 @@ def home() -> Path:
     return root
 
 
+def config_dir() -> Path:
+    """The learner's own settings (such as the TUI's key bindings): `config/` under DRIFTLAB_HOME when that is
+    set, otherwise the platform's user config folder. Only read by driftlab, so it is not created here."""
+    override = os.environ.get("DRIFTLAB_HOME")
+    if override:
+        return Path(override).expanduser() / "config"
+    return Path(platformdirs.user_config_dir("driftlab"))
+
+
 def check_name(name: str) -> str:
     """Cluster and lab names end up in paths and kubeconfig contexts, so they must be DNS labels."""
     if not _NAME_RE.match(name):
@@ -87,3 +96,13 @@ def git_repos_dir(name: str) -> Path:
 def git_credentials_file(name: str) -> Path:
     """A lab's Git accounts (learner and deploy), readable by the owner only."""
     return lab_dir(name) / "git-credentials.json"
+
+
+def cache_dir() -> Path:
+    """Downloads driftlab can fetch again; safe to delete."""
+    return home() / "cache"
+
+
+def gitops_manifests_dir() -> Path:
+    """Downloaded Flux / Argo CD release manifests with their recorded checksums: <agent>/<version>/<file>."""
+    return cache_dir() / "gitops"

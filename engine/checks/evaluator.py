@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from .context import CheckContext
-from .kinds import LAB_KINDS, OBJECT_KINDS, Scope, Verdict, command, read_of, title_of
+from .kinds import LAB_KINDS, OBJECT_KINDS, Scope, Verdict, command, gitops, read_of, title_of
 from .reader import JSON, ApiResource, Read, ReadError
 from .results import CheckResult, StepResult, group
 from .spec import Check
@@ -94,12 +94,21 @@ class _Session:
         body = check.body
         if kind == "command":
             return command.judge(body, command.run(body, self.context))
+        if kind == "gitops":
+            return self._gitops(body)
         if kind in LAB_KINDS:
             module = LAB_KINDS[kind]
             return module.judge(body, module.read(body, self.context))
         module = OBJECT_KINDS[kind]
         read = read_of(kind, body, self.scope)
         return module.judge(body, self.fetch(read), read)
+
+    def _gitops(self, body: gitops.GitOpsCheck) -> Verdict:
+        owner_read, subject_read = gitops.owner_read(body, self.scope), gitops.subject_read(body, self.scope)
+        owners = self.fetch(owner_read) if owner_read is not None else []
+        subjects = self.fetch(subject_read) if subject_read is not None else []
+        state = gitops.GitOpsState(owners[0] if owners else None, tuple(subjects), gitops.head_of(body, self.context))
+        return gitops.judge(body, state, subject_read)
 
 
 @dataclass(frozen=True)
@@ -132,6 +141,10 @@ def plan(checks: Iterable[Check], context: CheckContext) -> Plan:
             reads.update(command.reads(check.body, session.scope))
             continue
         try:
+            if kind == "gitops":
+                lab_state = lab_state or check.body.at_head is not None
+                reads.update(gitops.reads(check.body, session.scope))
+                continue
             reads.add(read_of(kind, check.body, session.scope))
         except ReadError as err:
             if _unreachable(err):

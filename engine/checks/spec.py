@@ -1,7 +1,7 @@
 """The check kinds a course can use, as pydantic models (and so as JSON Schema for course authors).
 
 A check in YAML is a mapping with exactly one kind key (`exists`, `absent`, `field`, `condition`, `count`,
-`cel`, `event`, `command`, `git`, `pipeline`, `all`, `any`) plus the common keys (`name`, `timeout`, `hint`).
+`cel`, `event`, `command`, `git`, `pipeline`, `gitops`, `all`, `any`) plus the common keys (`name`, `timeout`, `hint`).
 For example:
 
     - name: the web Deployment is available
@@ -198,6 +198,65 @@ class PipelineCheck(_Strict):
         return _regex(value)
 
 
+class GitOpsCheck(_Strict):
+    """What a GitOps agent reports: one of its objects ready (at the Git head), or an object it manages or pruned.
+
+    Name the agent's object with `kustomization`, `gitRepository` (Flux) or `application` (Argo CD). Alone, it
+    must be ready (Flux: Ready=True for its current generation; Argo CD: Synced and Healthy), and with `atHead`
+    at the head commit of that lab repository's branch. With `managed`, the target object exists and carries
+    the agent's ownership (Flux's labels, Argo CD's tracking annotation), by that object if one is named. With
+    `pruned`, the target object is gone and no longer in the named object's inventory (or resources): the
+    agent deleted it, rather than it never having been applied.
+    """
+
+    kustomization: str | None = None
+    git_repository: str | None = Field(None, alias="gitRepository")
+    application: str | None = None
+    namespace: str | None = Field(
+        None, description="Namespace of the agent's object: defaults to flux-system (Flux) or argocd (Argo CD)."
+    )
+    ready: bool = Field(True, description="Whether the agent's object must be ready (false: must not be).")
+    at_head: str | None = Field(
+        None, alias="atHead", description="A lab repository whose branch head the object must have applied."
+    )
+    branch: str = Field("main", description="The branch of `atHead`.")
+    managed: Target | None = None
+    pruned: Target | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> GitOpsCheck:
+        owners = [name for name in ("kustomization", "git_repository", "application") if getattr(self, name)]
+        if len(owners) > 1:
+            raise ValueError("name at most one of kustomization, gitRepository and application")
+        if self.managed is not None and self.pruned is not None:
+            raise ValueError("give managed or pruned, not both")
+        if self.pruned is not None and not (self.kustomization or self.application):
+            raise ValueError("pruned needs the kustomization or application that pruned it")
+        if self.managed is None and self.pruned is None and not owners:
+            raise ValueError("name the agent's object (kustomization, gitRepository or application), or give managed")
+        if self.git_repository and (self.managed is not None or self.pruned is not None):
+            raise ValueError("a GitRepository manages no objects: use kustomization")
+        return self
+
+    @property
+    def owner_kind(self) -> str | None:
+        if self.kustomization:
+            return "Kustomization"
+        if self.git_repository:
+            return "GitRepository"
+        if self.application:
+            return "Application"
+        return None
+
+    @property
+    def owner_name(self) -> str | None:
+        return self.kustomization or self.git_repository or self.application
+
+    @property
+    def owner_namespace(self) -> str:
+        return self.namespace or ("argocd" if self.application else "flux-system")
+
+
 class Check(_Strict):
     """One check of a step: exactly one kind key, plus what the learner sees and how long it may take."""
 
@@ -213,6 +272,7 @@ class Check(_Strict):
     command: CommandCheck | None = None
     git: GitCheck | None = None
     pipeline: PipelineCheck | None = None
+    gitops: GitOpsCheck | None = None
     all: list[Check] | None = None
     any: list[Check] | None = None
 
@@ -254,6 +314,7 @@ CHECK_KINDS = (
     "command",
     "git",
     "pipeline",
+    "gitops",
     "all",
     "any",
 )

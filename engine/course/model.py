@@ -322,10 +322,7 @@ class Course(_FromFile):
 
 
 class Repo(_Model):
-    """Placeholder for the Git server (a later issue): a repository seeded from labs/<lab>/repos/<name>/.
-
-    Validated now so labs can be written ahead of time; nothing serves it yet.
-    """
+    """A repository the lab's Git server serves, seeded from labs/<lab>/repos/<name>/."""
 
     name: Label = Field(description="Repository name; its seed content is labs/<lab>/repos/<name>/.")
     branch: str = Field("main", description="Branch the seed content is committed to.")
@@ -357,7 +354,15 @@ class Lab(_FromFile):
         "create, start, terminate, back-off); the default lets a learner watch the transitions.",
     )
     agents: list[Literal["flux", "argocd"]] = Field(
-        default_factory=list, description="Placeholder for a later issue: GitOps agents installed in the lab."
+        default_factory=list,
+        description="GitOps agents running in the lab: on the embedded cluster, driftlab's own Flux (GitRepository, "
+        "Kustomization) and Argo CD (Application) controllers, with their CRDs installed before the seed.",
+    )
+    bootstrap: list[str] = Field(
+        default_factory=list,
+        description="Manifest files or folders (relative to the lab's folder) applied once the Git server and "
+        "agents run, after the seed: they may use ${DRIFTLAB_GIT_URL}, ${DRIFTLAB_GIT_USERNAME} and "
+        "${DRIFTLAB_GIT_PASSWORD} (the read-only deploy account), as `flux bootstrap` would.",
     )
 
     def bind(self, source: Path) -> Lab:
@@ -366,6 +371,9 @@ class Lab(_FromFile):
 
     def seed_paths(self) -> list[Path]:
         return [self.folder / entry for entry in self.seed]
+
+    def bootstrap_paths(self) -> list[Path]:
+        return [self.folder / entry for entry in self.bootstrap]
 
     def images_path(self) -> Path | None:
         """The lab's image catalogue: the one it names, else its images.yaml if it has one."""

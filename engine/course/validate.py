@@ -38,7 +38,7 @@ from .problems import CourseError, Problem, Report
 COURSE_FILE = "course.yaml"
 LAB_FILE = "lab.yaml"
 _COURSE_FIELDS = "a course (title, summary, duration, level, lab, steps)"
-_LAB_FIELDS = "a lab (title, and optionally backend, namespaces, seed, images, repos, agents)"
+_LAB_FIELDS = "a lab (title, and optionally backend, namespaces, seed, images, repos, agents, bootstrap)"
 _FILE_NAME_RE = re.compile(r"^[\w./-]+\.md$")
 _POSITION_RE = re.compile(r"^(?P<line>\d+):(?P<column>\d+): (?P<message>.*)$", re.DOTALL)
 
@@ -207,17 +207,24 @@ class _LabCheck(_Checker):
         self.document = document
         lab = parse_model(Lab, document, self.display, self.report)
         data = document.data if isinstance(document.data, dict) else {}
-        served = self._seed(data.get("seed"))
+        served = self._seed(data.get("seed"), data.get("bootstrap"), lab.agents if lab is not None else [])
         self._images(data.get("images"))
         self._repos(data.get("repos"))
         return lab, served
 
-    def _seed(self, seed: Any) -> ServedKinds:
+    def _seed(self, seed: Any, bootstrap: Any, agents: list[str]) -> ServedKinds:
+        """Seed and bootstrap manifests exist and name kinds the cluster will serve (the agents' CRDs included)."""
+        from ..gitops import crds
+
         manifests: list[Located] = []
-        for index, entry in _items(seed):
-            if isinstance(entry, str) and self.relative_file(entry, ("seed", index), "seed manifest", folders=True):
-                manifests.extend(read_manifest_path(self.folder / entry, self.shown(entry), self.report))
-        served = ServedKinds().with_types(declared_kinds(manifests, self.report))
+        for key, entries in (("seed", seed), ("bootstrap", bootstrap)):
+            for index, entry in _items(entries):
+                if isinstance(entry, str) and self.relative_file(entry, (key, index), f"{key} manifest", folders=True):
+                    manifests.extend(read_manifest_path(self.folder / entry, self.shown(entry), self.report))
+        definitions: list[Located] = []
+        for path in crds.files(agents):
+            definitions.extend(read_manifest_path(path, path.name, self.report))
+        served = ServedKinds().with_types(declared_kinds(definitions + manifests, self.report))
         check_kinds(manifests, served, self.report)
         return served
 

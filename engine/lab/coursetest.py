@@ -150,7 +150,13 @@ def run_course_test(
         workdir = scratch_copy(course.folder, Path(scratch))
         store = ProgressStore(Path(scratch) / "progress.sqlite3")
         runtime = LabRuntime(
-            course, trusted=True, store=store, cluster=name, timings=PodTimings().scaled(0), workdir=workdir
+            course,
+            trusted=True,
+            store=store,
+            cluster=name,
+            timings=PodTimings().scaled(0),
+            workdir=workdir,
+            agent_scale=0.0,
         )
         try:
             with _sigterm_as_interrupt():

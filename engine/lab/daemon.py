@@ -1,9 +1,11 @@
-"""The lab's daemon: a detached process per lab that serves its Git repos and runs their push pipelines.
+"""The lab's daemon: a detached process per lab that serves its Git repos, runs their push pipelines and hosts
+the lab's embedded GitOps agents.
 
 `LabRuntime.up()` starts it when the lab defines `repos`; `down` stops it. At start it seeds the repos from
 `<lab folder>/repos/` (existing ones are kept), serves them with `GitServer` on 127.0.0.1 at the port of the
 last run when it is still free, and hands every push to a `PipelineRunner` whose steps get the lab's
-kubeconfig in KUBECONFIG. Like the embedded cluster's daemon it tells its parent it is ready through an
+kubeconfig in KUBECONFIG, and to the GitOps agents the lab names (Flux, Argo CD), which it starts against the
+lab's cluster. Like the embedded cluster's daemon it tells its parent it is ready through an
 inherited pipe, and keeps its pid and port in a small record (`daemon.json`) in the lab's state folder,
 beside its log. It holds a lock for its lifetime, so a pid in the record that is alive but not holding the
 lock belongs to some other process. It stops by itself when the cluster it was started for stops, so labs
@@ -23,12 +25,16 @@ import signal
 import socket
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import paths, proc
 from ..errors import DriftlabError
+
+if TYPE_CHECKING:
+    from ..gitserver.events import PushEvent
 
 RECORD_FILE = "daemon.json"
 LOCK_FILE = "daemon.lock"
@@ -105,11 +111,21 @@ def _answers(port: int) -> bool:
 class LabDaemon:
     """The daemon of one lab, by the name of its state folder (see `paths.lab_dir`)."""
 
-    def __init__(self, name: str, repos_dir: Path, kubeconfig: Path, cluster: str = "") -> None:
+    def __init__(
+        self,
+        name: str,
+        repos_dir: Path,
+        kubeconfig: Path,
+        cluster: str = "",
+        agents: Sequence[str] = (),
+        agent_scale: float = 1.0,
+    ) -> None:
         self.name = paths.check_name(name)
         self.repos_dir = Path(repos_dir)
         self.kubeconfig = Path(kubeconfig)
         self.cluster = cluster
+        self.agents = list(agents)
+        self.agent_scale = agent_scale
 
     @property
     def state_dir(self) -> Path:
@@ -128,7 +144,8 @@ class LabDaemon:
     def up(self, cluster_pid: int | None = None) -> LabDaemonStatus:
         """Start the daemon unless a healthy one serves this lab for this cluster; return once it serves."""
         current = self.status()
-        if current.running and current.port and current.cluster_pid == cluster_pid and _answers(current.port):
+        same = current.cluster_pid == cluster_pid and read_record(self.state_dir).get("agents", []) == self.agents
+        if current.running and current.port and same and _answers(current.port):
             return current
         if current.running and current.pid:
             proc.stop(current.pid, STOP_TIMEOUT)
@@ -146,6 +163,8 @@ class LabDaemon:
         ]
         if self.cluster:
             args += ["--cluster", self.cluster]
+        if self.agents:
+            args += ["--agents", ",".join(self.agents), "--agent-scale", str(self.agent_scale)]
         if cluster_pid is not None:
             args += ["--cluster-pid", str(cluster_pid)]
         self._spawn(args)
@@ -162,8 +181,8 @@ class LabDaemon:
     def _spawn(self, args: list[str]) -> None:
         if not proc.start_daemon(args, log_path=self.log_path, timeout=START_TIMEOUT):
             raise DriftlabError(
-                f"the Git server and pipelines of lab {self.name!r} did not start; its log is {self.log_path}:\n"
-                + proc.log_tail(self.log_path)
+                f"the Git server, pipelines and agents of lab {self.name!r} did not start; "
+                f"its log is {self.log_path}:\n" + proc.log_tail(self.log_path)
             )
 
 
@@ -208,6 +227,8 @@ async def _watch_cluster(pid: int, stop: asyncio.Event) -> None:
 
 
 async def serve(args: argparse.Namespace) -> None:
+    from ..gitops.agents import GitOpsAgents
+    from ..gitops.controller import Timing
     from ..gitserver.credentials import Credentials
     from ..gitserver.seed import seed_repos
     from ..gitserver.server import GitServer
@@ -220,14 +241,23 @@ async def serve(args: argparse.Namespace) -> None:
     seeded = await asyncio.to_thread(seed_repos, root, args.repos)
     log.info("repositories: %s", ", ".join(seeded) or "(none)")
     runner = PipelineRunner(paths.pipeline_store(name), root, env={"KUBECONFIG": str(args.kubeconfig)}, secrets={})
+    agents = GitOpsAgents(args.kubeconfig, state / "gitops", args.agents, Timing(args.agent_scale))
+
+    def on_push(event: PushEvent) -> None:
+        runner.on_push(event)
+        agents.on_push(event)
+
     recorded = _int(read_record(state).get("port")) or 0
     port = recorded if recorded and _port_is_free(recorded) else 0
-    server = GitServer(root, credentials, on_push=runner.on_push, host=[HOST], port=port)
+    server = GitServer(root, credentials, on_push=on_push, host=[HOST], port=port)
     await runner.start()
     try:
         await server.start()
+        await asyncio.to_thread(agents.start)
     except BaseException:
+        await server.stop()
         await runner.stop()
+        await asyncio.to_thread(agents.stop)
         raise
     write_record(
         state,
@@ -237,6 +267,7 @@ async def serve(args: argparse.Namespace) -> None:
             "pid": os.getpid(),
             "port": server.port,
             "cluster_pid": args.cluster_pid,
+            "agents": args.agents,
             "started": time.time(),
         },
     )
@@ -252,10 +283,15 @@ async def serve(args: argparse.Namespace) -> None:
     if watcher is not None:
         watcher.cancel()
     await server.stop()
+    await asyncio.to_thread(agents.stop)
     await runner.stop()
     record = read_record(state)
     record.pop("pid", None)
     write_record(state, record)
+
+
+def _agent_list(text: str) -> list[str]:
+    return [name for name in text.split(",") if name]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -265,6 +301,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kubeconfig", required=True, type=Path)
     parser.add_argument("--cluster", default="")
     parser.add_argument("--cluster-pid", type=int)
+    parser.add_argument("--agents", type=_agent_list, default=[])
+    parser.add_argument("--agent-scale", type=float, default=1.0)
     parser.add_argument("--ready-fd", type=int)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

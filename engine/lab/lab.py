@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +37,8 @@ from ..cluster.embedded.settings import ClusterSettings, PodTimings
 from ..course import Course, Lab, Step, load_lab, load_manifests
 from ..course.problems import CourseError
 from ..errors import DriftlabError
+from ..gitops import crds
+from . import bootstrap
 from .daemon import LabDaemon, stop_all
 from .names import LAB_PREFIX, cluster_name
 from .progress import CourseProgress, ProgressStore
@@ -50,6 +52,10 @@ RECORD_FILE = "lab.json"
 KUBECONFIG_FILE = "lab.kubeconfig"
 SYSTEM_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
 NAMESPACE_DELETE_TIMEOUT = "120s"
+
+PhaseCallback = Callable[[str, str, str], None]
+"""Told `(phase, state, detail)` while `up` works: phases `cluster`, `git`, `seed`, `agent`, `setup`; states `running`,
+`done`, `skipped`. It may raise to stop `up` between phases (what ran stays recorded, so the next `up` resumes)."""
 
 
 def current_step(course: Course, progress: CourseProgress) -> Step | None:
@@ -123,7 +129,8 @@ class LabRuntime:
     """The lab of one course. Commands that run a course's shell code check trust first (see trust.py).
 
     `retry` is the command line shown to a learner who must add --trust. `cluster`, `timings`, `store`
-    and `workdir` let `course test` run a throwaway copy with its own cluster, progress and working folder.
+    and `workdir` let `course test` run a throwaway copy with its own cluster, progress and working folder;
+    `agent_scale` shrinks the GitOps agents' intervals there (see `engine.gitops.controller.Timing`).
     """
 
     def __init__(
@@ -136,6 +143,7 @@ class LabRuntime:
         cluster: str | None = None,
         timings: PodTimings | None = None,
         workdir: Path | None = None,
+        agent_scale: float = 1.0,
     ) -> None:
         self.course = course
         self.trusted = trusted
@@ -144,6 +152,7 @@ class LabRuntime:
         self.cluster = EmbeddedCluster(cluster or cluster_name(course.name))
         self.timings = timings
         self.workdir = workdir or course.folder
+        self.agent_scale = agent_scale
         self._lab: Lab | None = None
 
     # Identity -------------------------------------------------------------------------------------------------
@@ -171,10 +180,18 @@ class LabRuntime:
         return self.cluster_name
 
     def daemon(self) -> LabDaemon | None:
-        """The daemon serving the lab's Git repos and running their pipelines; None when it has no repos."""
-        if not self.lab.repos:
+        """The daemon serving the lab's Git repos, running their pipelines and hosting its GitOps agents; None
+        when the lab has neither repos nor agents."""
+        if not self.lab.repos and not self.lab.agents:
             return None
-        return LabDaemon(self.state_name, self.lab.folder / "repos", self.kubeconfig_path(), self.cluster_name)
+        return LabDaemon(
+            self.state_name,
+            self.lab.folder / "repos",
+            self.kubeconfig_path(),
+            self.cluster_name,
+            agents=self.lab.agents,
+            agent_scale=self.agent_scale,
+        )
 
     def namespaces(self) -> list[str]:
         """Namespaces created at lab up: the lab's, then the course's own (system namespaces exist already)."""
@@ -220,8 +237,9 @@ class LabRuntime:
 
     # Life cycle -----------------------------------------------------------------------------------------------
 
-    def up(self) -> LabStatus:
+    def up(self, on_phase: PhaseCallback | None = None) -> LabStatus:
         """Start (or resume) the lab and make the current step ready; idempotent."""
+        tell = on_phase or _untold
         step = current_step(self.course, self.progress())
         record = self._record()
         pending = [
@@ -229,17 +247,31 @@ class LabRuntime:
         ]
         require_trust(self.course, shell_code(pending, checks=False), self.trusted, self.retry)
         self.store.open(self.name, self.course.steps[0].id, str(self.course.source))
+        tell("cluster", "running", self.cluster_name)
         cluster = self.start()
+        tell("cluster", "done", cluster.server or "")
         daemon = self.daemon()
         # The Git server and pipelines start while the cluster is seeded: neither needs the other.
         with ThreadPoolExecutor(max_workers=1) as pool:
             serving = pool.submit(daemon.up, cluster.pid) if daemon is not None else None
+            tell("git", "running" if serving is not None else "skipped", "")
             if not record.get("seeded"):
+                tell("seed", "running", "")
                 self.seed()
-            if serving is not None:
-                serving.result()
+                tell("seed", "done", "")
+            else:
+                tell("seed", "skipped", "")
+            served = serving.result() if serving is not None else None
+            if served is not None:
+                tell("git", "done", served.git_url or "")
+        if self.lab.bootstrap:
+            tell("agent", "running", ", ".join(self.lab.agents))
+            self.bootstrap()
+            tell("agent", "done", "")
         for item in pending:
+            tell("setup", "running", item.id)
             self.prepare(item)
+        tell("setup", "done" if pending else "skipped", "")
         return self.status(evaluate=False)
 
     def start(self) -> ClusterStatus:
@@ -257,13 +289,33 @@ class LabRuntime:
         """Create the lab's namespaces and apply its seed manifests, through kubectl, in one call."""
         namespaces = self.namespaces()
         documents = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}} for name in namespaces]
-        sources = (["-"] if documents else []) + [str(path) for path in self.lab.seed_paths()]
+        agent_crds = [str(path) for path in crds.files(self.lab.agents)]
+        sources = (["-"] if documents else []) + agent_crds + [str(path) for path in self.lab.seed_paths()]
         if sources:
             try:
                 self.runner().apply(sources, stdin=yaml.safe_dump_all(documents, sort_keys=False))
             except SetupError as err:
                 raise SetupError(f"seeding lab {self.lab.name!r} failed:\n{err}") from None
         self._save_record({"seeded": True, "prepared": []})
+
+    def bootstrap(self) -> None:
+        """Apply the lab's bootstrap manifests with the running Git server's URL and deploy account (on every
+        `up`, so a Git server that came back on another port is followed)."""
+        if not self.lab.bootstrap:
+            return
+        daemon = self.daemon()
+        served = daemon.status() if daemon is not None else None
+        if daemon is None or served is None or not served.running or served.git_url is None:
+            raise DriftlabError(f"lab {self.lab.name!r} has bootstrap manifests but its Git server is not running")
+        from ..gitserver.credentials import Credentials
+
+        deploy = Credentials.load(paths.git_credentials_file(daemon.name)).deploy
+        values = bootstrap.variables(served.git_url, deploy.username, deploy.password)
+        documents = "\n---\n".join(bootstrap.render(path, values) for path in self.lab.bootstrap_paths())
+        try:
+            self.runner().apply(["-"], stdin=documents)
+        except SetupError as err:
+            raise SetupError(f"bootstrapping lab {self.lab.name!r} failed:\n{err}") from None
 
     def prepare(self, step: Step) -> None:
         """Run the step's setup unless it already ran since the lab was last seeded."""
@@ -304,6 +356,7 @@ class LabRuntime:
             if not result.ok:
                 raise DriftlabError(f"could not delete the lab's namespaces:\n{result.stderr.strip()}")
         self.seed()
+        self.bootstrap()
         for step in steps:
             self.prepare(step)
         return self.status(evaluate=False)
@@ -458,6 +511,10 @@ class LabRuntime:
         temporary = path.with_suffix(".tmp")
         temporary.write_text(json.dumps(data, indent=2) + "\n")
         os.replace(temporary, path)
+
+
+def _untold(phase: str, state: str, detail: str) -> None:
+    """The phase callback of an `up` nobody watches."""
 
 
 def _write_private(path: Path, text: str) -> None:
