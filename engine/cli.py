@@ -463,6 +463,89 @@ def pipeline_cancel(lab_name: str | None, run_id: int) -> None:
     click.echo(f"run {run_id} {run.status}" + (f": {run.error}" if run.error else ""))
 
 
+@cli.group(cls=DriftlabGroup)
+def gitops() -> None:
+    """What the lab's GitOps agents (Flux, Argo CD) see, reconcile now, and diff Git against the cluster."""
+
+
+def cluster_options(func: F) -> F:
+    func = click.option(
+        "--kubeconfig",
+        envvar="KUBECONFIG",
+        default=None,
+        help="The kubeconfig to use. [default: $KUBECONFIG, else ~/.kube/config]",
+    )(func)
+    return click.option("--lab", "course_arg", default=None, help="Use this course's lab instead of a kubeconfig.")(
+        func
+    )
+
+
+def _client(course_arg: str | None, kubeconfig: str | None) -> Any:
+    from pathlib import Path
+
+    from .cluster.client import KubeClient
+
+    if course_arg:
+        return KubeClient(_runtime(course_arg).kubeconfig_path())
+    path = Path(kubeconfig.split(":")[0]) if kubeconfig else Path.home() / ".kube" / "config"
+    if not path.is_file():
+        raise DriftlabError(f"no kubeconfig at {path}: run this in `driftlab shell`, or pass --lab COURSE")
+    return KubeClient(path)
+
+
+@gitops.command("status")
+@cluster_options
+@click.option("-n", "--namespace", default=None, help="Only this namespace. [default: every namespace]")
+def gitops_status(course_arg: str | None, kubeconfig: str | None, namespace: str | None) -> None:
+    """Each source and sync with its revision, readiness and message; exit 1 when one is not ready."""
+    from .gitops.status import read_all, table
+
+    rows = read_all(_client(course_arg, kubeconfig), namespace)
+    if not rows:
+        click.echo("no GitRepositories, Kustomizations or Applications" + (f" in {namespace}" if namespace else ""))
+        return
+    for line in table(rows):
+        click.echo(line)
+    if not all(row.ready or row.suspended for row in rows):
+        sys.exit(1)
+
+
+@gitops.command("reconcile")
+@click.argument("target", metavar="[KIND/]NAME")
+@cluster_options
+@click.option("-n", "--namespace", default=None, help="[default: flux-system, or argocd for applications]")
+@click.option("--with-source", is_flag=True, help="Fetch the Kustomization's GitRepository first.")
+@click.option("--timeout", default=60.0, show_default=True, type=click.FloatRange(min=1), help="Seconds to wait.")
+def gitops_reconcile(
+    target: str,
+    course_arg: str | None,
+    kubeconfig: str | None,
+    namespace: str | None,
+    with_source: bool,
+    timeout: float,
+) -> None:
+    """Reconcile a Kustomization (ks/NAME), GitRepository (gitrepo/NAME) or Application (app/NAME) now."""
+    from .gitops.reconcile import parse_target, reconcile
+
+    kind, name = parse_target(target)
+    namespace = namespace or ("argocd" if kind == "Application" else "flux-system")
+
+    def progress(line: str) -> None:
+        click.echo(f"► {line}", err=True)
+
+    result = reconcile(
+        _client(course_arg, kubeconfig),
+        kind,
+        name,
+        namespace,
+        with_source=with_source,
+        timeout=timeout,
+        progress=progress,
+    )
+    revision = f" revision {result.revision}" if result.revision else ""
+    click.echo(f"✔ {kind} {namespace}/{name} reconciled:{revision} ({result.message})", err=True)
+
+
 def main() -> None:
     cli(obj={})
 

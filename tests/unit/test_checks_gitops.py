@@ -13,6 +13,7 @@ from engine.checks.kinds.git import GitState
 from engine.checks.memory import MemoryCluster
 from engine.checks.reader import ApiResource
 from engine.checks.spec import Check, GitOpsCheck
+from engine.gitops import status
 
 HEAD = "4f1c2a" + "0" * 34
 KUSTOMIZATION = ApiResource(
@@ -119,11 +120,11 @@ def test_an_application_must_be_synced_and_healthy() -> None:
 
 
 def test_managed_reads_flux_labels_and_argo_tracking() -> None:
-    flux = _deployment({gitops.FLUX_NAME_LABEL: "apps", gitops.FLUX_NAMESPACE_LABEL: "flux-system"})
+    flux = _deployment({status.FLUX_NAME_LABEL: "apps", status.FLUX_NAMESPACE_LABEL: "flux-system"})
     result = _check({"managed": {"kind": "Deployment", "name": "web"}}, flux)
     assert result.passed
     assert result.message == "Deployment shop/web is managed by Kustomization flux-system/apps"
-    argo = _deployment(annotations={gitops.ARGO_TRACKING: "shop:apps/Deployment:shop/web"})
+    argo = _deployment(annotations={status.ARGO_TRACKING: "shop:apps/Deployment:shop/web"})
     assert _check({"application": "shop", "managed": {"kind": "Deployment", "name": "web"}}, argo).passed
     wrong = _check({"kustomization": "other", "managed": {"kind": "Deployment", "name": "web"}}, flux)
     assert not wrong.passed

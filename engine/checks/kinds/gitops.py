@@ -14,20 +14,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from engine.gitops.status import API_VERSIONS, applied_revision, lists, manager_of, readiness
+
 from ..context import CheckContext
 from ..reader import JSON, Read
 from ..spec import GitCheck, GitOpsCheck
 from . import git
 from .common import Scope, Verdict, target_read, target_title
-
-API_VERSIONS = {
-    "Kustomization": "kustomize.toolkit.fluxcd.io/v1",
-    "GitRepository": "source.toolkit.fluxcd.io/v1",
-    "Application": "argoproj.io/v1alpha1",
-}
-FLUX_NAME_LABEL = "kustomize.toolkit.fluxcd.io/name"
-FLUX_NAMESPACE_LABEL = "kustomize.toolkit.fluxcd.io/namespace"
-ARGO_TRACKING = "argocd.argoproj.io/tracking-id"
 
 
 @dataclass(frozen=True)
@@ -141,7 +134,9 @@ def _pruned(body: GitOpsCheck, state: GitOpsState, target: Read | None) -> Verdi
         return Verdict(False, f"{subject} still exists", "pruned", "present")
     if state.owner is None:
         return Verdict(False, f"{by} does not exist, so it pruned nothing", "pruned", "no agent")
-    if target is not None and listed(state.owner, target):
+    if target is not None and lists(
+        state.owner, target.resource.kind, target.resource.group, target.namespace or "", target.name or ""
+    ):
         return Verdict(
             False,
             f"{subject} is gone but {by} still lists it: it was deleted by hand, and the agent will recreate it",
@@ -149,66 +144,3 @@ def _pruned(body: GitOpsCheck, state: GitOpsState, target: Read | None) -> Verdi
             "deleted by hand",
         )
     return Verdict(True, f"{subject} was pruned by {by}", "pruned", "pruned")
-
-
-# What the agents write ------------------------------------------------------------------------------------
-
-
-def readiness(obj: JSON) -> tuple[bool, str]:
-    """Whether an agent's object is ready, and its own words for its state."""
-    status = obj.get("status") if isinstance(obj.get("status"), dict) else {}
-    if obj.get("kind") == "Application":
-        sync = str((status.get("sync") or {}).get("status") or "Unknown")
-        health = str((status.get("health") or {}).get("status") or "Unknown")
-        return sync == "Synced" and health == "Healthy", f"{sync} and {health}"
-    conditions = status.get("conditions") if isinstance(status.get("conditions"), list) else []
-    ready = next((c for c in conditions if isinstance(c, dict) and c.get("type") == "Ready"), None)
-    if ready is None:
-        return False, "not reconciled yet"
-    generation = (obj.get("metadata") or {}).get("generation")
-    observed = ready.get("observedGeneration", status.get("observedGeneration"))
-    message = str(ready.get("message") or ready.get("reason") or "")
-    if generation is not None and observed is not None and observed != generation:
-        return False, "not reconciled since its last change"
-    return ready.get("status") == "True", message
-
-
-def applied_revision(obj: JSON) -> str:
-    status = obj.get("status") if isinstance(obj.get("status"), dict) else {}
-    if obj.get("kind") == "Application":
-        return str((status.get("sync") or {}).get("revision") or "")
-    if obj.get("kind") == "GitRepository":
-        return str((status.get("artifact") or {}).get("revision") or "")
-    return str(status.get("lastAppliedRevision") or "")
-
-
-def manager_of(obj: JSON) -> tuple[str, str, str] | None:
-    """(kind, namespace, name) of the agent object that manages `obj`, read from its labels or annotation."""
-    metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
-    labels = metadata.get("labels") or {}
-    if labels.get(FLUX_NAME_LABEL):
-        return "Kustomization", str(labels.get(FLUX_NAMESPACE_LABEL) or ""), str(labels[FLUX_NAME_LABEL])
-    tracking = str((metadata.get("annotations") or {}).get(ARGO_TRACKING) or "")
-    if ":" in tracking:
-        app = tracking.split(":", 1)[0]
-        namespace, _, name = app.rpartition("_")
-        return "Application", namespace or "argocd", name
-    return None
-
-
-def listed(owner: JSON, target: Read) -> bool:
-    """Whether the agent's object still lists the target object among those it applied."""
-    status = owner.get("status") if isinstance(owner.get("status"), dict) else {}
-    resource = target.resource
-    if owner.get("kind") == "Application":
-        return any(
-            isinstance(item, dict)
-            and item.get("kind") == resource.kind
-            and (item.get("group") or "") == resource.group
-            and item.get("name") == target.name
-            and (item.get("namespace") or "") == (target.namespace or "")
-            for item in status.get("resources") or []
-        )
-    wanted = f"{target.namespace or ''}_{target.name}_{resource.group}_{resource.kind}"
-    entries = (status.get("inventory") or {}).get("entries") or []
-    return any(isinstance(entry, dict) and entry.get("id") == wanted for entry in entries)
