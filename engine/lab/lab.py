@@ -46,6 +46,7 @@ from .runner import ActionRunner, SetupError
 from .trust import require_trust, shell_code
 
 if TYPE_CHECKING:
+    from ..gitops.status import AgentObject
     from ..pipeline import Run
 
 RECORD_FILE = "lab.json"
@@ -102,6 +103,7 @@ class LabStatus:
     checks: StepResult | None = None
     checks_note: str = ""
     repos: tuple[RepoStatus, ...] = ()
+    agents: tuple[AgentObject, ...] = ()
 
     @property
     def position(self) -> int:
@@ -378,7 +380,26 @@ class LabRuntime:
                 checks = self.evaluate(step)
         server = cluster.server if cluster else None
         repos = self.repo_statuses()
-        return LabStatus(self.course, self.cluster_name, created, running, server, progress, step, checks, note, repos)
+        agents = self.agent_statuses() if running else ()
+        return LabStatus(
+            self.course, self.cluster_name, created, running, server, progress, step, checks, note, repos, agents
+        )
+
+    def agent_statuses(self) -> tuple[AgentObject, ...]:
+        """The sources and syncs of the lab's GitOps agents as they report them (none without agents)."""
+        if not self.lab.agents:
+            return ()
+        from ..cluster.client import KubeClient
+        from ..cluster.errors import ClusterError
+        from ..gitops.status import read_all
+
+        client = KubeClient(self.kubeconfig_path())
+        try:
+            return tuple(read_all(client))
+        except ClusterError:
+            return ()
+        finally:
+            client.close()
 
     def repo_statuses(self) -> tuple[RepoStatus, ...]:
         """Each of the lab's repos with its clone URL (once the daemon has run) and latest pipeline run."""

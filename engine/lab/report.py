@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..gitops.status import AgentObject
 from .lab import CheckOutcome, LabStatus, RepoStatus
 
 
@@ -41,7 +42,19 @@ def status_lines(status: LabStatus) -> list[str]:
     if status.repos:
         lines.append("repos (clone them in `driftlab shell`, which sets up git's credentials):")
         lines += ["  " + repo_line(repo) for repo in status.repos]
+    if status.agents:
+        lines.append("GitOps (driftlab gitops status shows the same):")
+        lines += ["  " + agent_line(agent) for agent in status.agents]
     return lines
+
+
+def agent_line(agent: AgentObject) -> str:
+    """`Kustomization flux-system/shop: ready, main@sha1:450796dd (Applied revision: ...)`."""
+    state = "suspended" if agent.suspended else "ready" if agent.ready else f"not ready ({agent.state})"
+    revision = f", {agent.short_revision}" if agent.revision else ""
+    return f"{agent.kind} {agent.namespace}/{agent.name}: {state}{revision}" + (
+        f" ({agent.message})" if agent.message else ""
+    )
 
 
 def repo_line(repo: RepoStatus) -> str:
