@@ -52,7 +52,26 @@ def cli(ctx: click.Context, debug: bool) -> None:
     """driftlab: learn how software reaches Kubernetes, hands on, in your terminal."""
     ctx.ensure_object(dict)["debug"] = debug
     if ctx.invoked_subcommand is None:
-        click.echo(ctx.get_help())
+        _tui(None, trusted=False)
+
+
+@cli.command("start")
+@click.argument("course_arg", metavar="COURSE")
+@click.option("--trust", is_flag=True, help="Run the course's shell commands although it is not one of driftlab's.")
+def start(course_arg: str, trust: bool) -> None:
+    """Open the TUI on a course (a shipped course's name, a folder or a course.yaml) and start its lab.
+
+    Keys can be remapped in keys.toml in driftlab's config folder; `?` in the TUI lists every key and its id.
+    """
+    _tui(course_arg, trusted=trust)
+
+
+def _tui(course_arg: str | None, trusted: bool) -> None:
+    from .tui import run
+
+    opened = run(course_arg, trusted=trusted)
+    for name in opened:
+        click.echo(f"the lab of {name!r} keeps running; stop it with: driftlab lab down {name}", err=True)
 
 
 @cli.group(cls=DriftlabGroup)
@@ -544,6 +563,45 @@ def gitops_reconcile(
     )
     revision = f" revision {result.revision}" if result.revision else ""
     click.echo(f"✔ {kind} {namespace}/{name} reconciled:{revision} ({result.message})", err=True)
+
+
+@gitops.command("diff")
+@click.argument("target", metavar="[KIND/]NAME")
+@cluster_options
+@click.option("-n", "--namespace", default=None, help="[default: flux-system, or argocd for applications]")
+@click.option(
+    "--path",
+    "local",
+    default=None,
+    type=click.Path(file_okay=False, exists=True),
+    help="Diff this local folder instead of the Git head (the folder the Kustomization's path names).",
+)
+def gitops_diff(
+    target: str, course_arg: str | None, kubeconfig: str | None, namespace: str | None, local: str | None
+) -> None:
+    """What the agent would create, change (drifted) and delete; exit 1 when something would be deleted.
+
+    Errors exit 2, so a pipeline can tell "this change deletes objects" from "the diff could not run".
+    """
+    from pathlib import Path
+
+    from .gitops.diff import deletes, diff, lines
+    from .gitops.reconcile import parse_target
+
+    kind, name = parse_target(target)
+    namespace = namespace or ("argocd" if kind == "Application" else "flux-system")
+    try:
+        changes = diff(_client(course_arg, kubeconfig), kind, name, namespace, Path(local) if local else None)
+    except DriftlabError as err:
+        click.echo(f"✗ {err}", err=True)
+        sys.exit(2)
+    for line in lines(changes):
+        click.echo(line)
+    if not changes:
+        click.echo(f"✔ {kind} {namespace}/{name}: no changes", err=True)
+    if deletes(changes):
+        click.echo(f"✗ {kind} {namespace}/{name} would delete objects: look before you merge", err=True)
+        sys.exit(1)
 
 
 def main() -> None:

@@ -247,13 +247,14 @@ class KubeClient:
     ) -> JSON:
         path = object_path(resource, namespace, name) + (f"/{subresource}" if subresource else "")
         params: dict[str, Any] = {"field_manager": field_manager} if field_manager else {}
-        return self.json("patch", path, json.dumps(patch), content_type=PATCH_TYPES[patch_type], **params)
+        # JSON bodies go as data: the kubernetes client serializes them (a string would be sent as a JSON string).
+        return self.json("patch", path, patch, content_type=PATCH_TYPES[patch_type], **params)
 
     def create(self, obj: JSON, *, field_manager: str | None = None) -> JSON:
         resource = self.resource_of(obj)
         namespace = (obj.get("metadata") or {}).get("namespace") if resource.namespaced else None
         params: dict[str, Any] = {"field_manager": field_manager} if field_manager else {}
-        return self.json("post", object_path(resource, namespace), json.dumps(obj), **params)
+        return self.json("post", object_path(resource, namespace), obj, **params)
 
     def delete(
         self, resource: ApiResource, name: str, namespace: str | None = None, *, propagation: str = "Background"

@@ -22,12 +22,14 @@ from .controller import Controller, Timing, wait_synced
 log = logging.getLogger(__name__)
 
 
-def build_controllers(agent: str, client: KubeClient, cache: Path, timing: Timing) -> list[Controller]:
-    """The controllers of one agent (`flux` or `argocd`)."""
+def build_controllers(
+    agent: str, client: KubeClient, cache: Path, timing: Timing, git_servers: Sequence[str] = ()
+) -> list[Controller]:
+    """The controllers of one agent (`flux` or `argocd`); `git_servers` are the lab's Git server's base URLs."""
     if agent == "flux":
         from .flux import controllers as flux_controllers
 
-        return flux_controllers(client, cache / "flux", timing)
+        return flux_controllers(client, cache / "flux", timing, git_servers)
     if agent == "argocd":
         from .argo import controllers as argo_controllers
 
@@ -44,6 +46,7 @@ class GitOpsAgents:
         self.agents = list(agents)
         self.timing = timing or Timing()
         self.controllers: list[Controller] = []
+        self.git_servers: list[str] = []
 
     def start(self) -> None:
         """Install the CRDs, start every controller, and return once each has listed its objects."""
@@ -51,7 +54,7 @@ class GitOpsAgents:
             return
         crds.install(self.client, self.agents)
         for agent in self.agents:
-            self.controllers.extend(build_controllers(agent, self.client, self.cache, self.timing))
+            self.controllers.extend(build_controllers(agent, self.client, self.cache, self.timing, self.git_servers))
         for controller in self.controllers:
             controller.start()
         wait_synced(self.controllers)

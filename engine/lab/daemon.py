@@ -253,6 +253,7 @@ async def serve(args: argparse.Namespace) -> None:
     await runner.start()
     try:
         await server.start()
+        agents.git_servers = server.urls
         await asyncio.to_thread(agents.start)
     except BaseException:
         await server.stop()

@@ -184,6 +184,7 @@ class GitOpsLab:
     def running(self, *agents: str, timing: Timing = TEST_TIMING) -> Iterator[GitOpsAgents]:
         """Start the named agents (`flux`, `argocd`) against the cluster, pushes connected, until the block ends."""
         started = GitOpsAgents(self.cluster.kubeconfig, self.tmp / "agent-cache", list(agents), timing)
+        started.git_servers = self.server.urls
         started.start()
         self.agents = started
         try:
