@@ -427,6 +427,102 @@ def bench_push_to_pipeline(home: Path, runs: int = 20) -> Figure:
     return Figure("push to pipeline start (first step running)", statistics.median(asyncio.run(measure())), 1000, runs)
 
 
+def bench_push_to_live(home: Path, agent: str, runs: int = 9) -> Figure:
+    """From `git push` returning to the pushed value being served by the API, through the embedded agent.
+
+    Real intervals (Timing scale 1: Flux's 1m, Argo CD's ~3 min poll): only the push reconciles this fast.
+    """
+    from engine.gitops.controller import Timing
+    from tests.integration.conftest import start_cluster
+    from tests.integration.gitops_support import gitops_lab
+
+    root = home / f"live-{agent}"
+    cluster = start_cluster(root, name=f"live-{agent}")
+    http = urllib3.PoolManager(maxsize=2)
+
+    def value() -> str:
+        url = f"{cluster.server}/api/v1/namespaces/default/configmaps/live"
+        answer = http.request("GET", url)
+        return json.loads(answer.data).get("data", {}).get("v", "") if answer.status == 200 else ""
+
+    samples = []
+    try:
+        with gitops_lab(cluster, root) as lab, lab.running(agent, timing=Timing(1.0)):
+
+            def manifest(v: str) -> dict[str, Any]:
+                return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "live"}, "data": {"v": v}}
+
+            repo = lab.repo({"app/live.yaml": manifest("0")}, name="live")
+            _gitops_sync(lab, agent, lab.url("live"))
+            lab.wait_for(lambda: value() == "0", 30, "the first sync")
+            for i in range(1, runs + 1):
+                repo.write("app/live.yaml", manifest(str(i)))
+                lab.git("add", "-A", cwd=repo.path)
+                lab.git("commit", "-q", "-m", f"Change {i}", cwd=repo.path)
+                start = time.perf_counter()
+                lab.git("push", "-q", "origin", "HEAD:main", cwd=repo.path)
+                lab.wait_for(lambda i=i: value() == str(i), 30, f"change {i} live")
+                samples.append((time.perf_counter() - start) * 1000)
+    finally:
+        cluster.driftlab("cluster", "down", "--name", cluster.name, "--purge", check=False)
+    name = "Flux" if agent == "flux" else "Argo CD"
+    return Figure(f"git push to change live ({name}, embedded)", statistics.median(samples), 2000, runs)
+
+
+def _gitops_sync(lab: Any, agent: str, url: str) -> None:
+    """What a learner declares: Flux's GitRepository and Kustomization, or an Argo CD Application."""
+    deploy = lab.credentials.deploy
+    if agent == "flux":
+        lab.kubectl("create", "namespace", "flux-system", check=False)
+        lab.deploy_secret("flux-system")
+        source = {"url": url, "interval": "1m", "ref": {"branch": "main"}, "secretRef": {"name": "git-credentials"}}
+        sync = {
+            "interval": "10m",
+            "path": "./app",
+            "prune": True,
+            "sourceRef": {"kind": "GitRepository", "name": "live"},
+        }
+        lab.apply(
+            {
+                "apiVersion": "source.toolkit.fluxcd.io/v1",
+                "kind": "GitRepository",
+                "metadata": {"name": "live", "namespace": "flux-system"},
+                "spec": source,
+            },
+            {
+                "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+                "kind": "Kustomization",
+                "metadata": {"name": "live", "namespace": "flux-system"},
+                "spec": {**sync, "targetNamespace": "default"},
+            },
+        )
+        return
+    lab.kubectl("create", "namespace", "argocd", check=False)
+    lab.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {
+                "name": "repo-live",
+                "namespace": "argocd",
+                "labels": {"argocd.argoproj.io/secret-type": "repository"},
+            },
+            "stringData": {"type": "git", "url": url, "username": deploy.username, "password": deploy.password},
+        },
+        {
+            "apiVersion": "argoproj.io/v1alpha1",
+            "kind": "Application",
+            "metadata": {"name": "live", "namespace": "argocd"},
+            "spec": {
+                "project": "default",
+                "source": {"repoURL": url, "path": "app", "targetRevision": "HEAD"},
+                "destination": {"server": "https://kubernetes.default.svc", "namespace": "default"},
+                "syncPolicy": {"automated": {"prune": True}},
+            },
+        },
+    )
+
+
 def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
@@ -449,6 +545,7 @@ def main() -> int:
         figures += bench_workloads(home)
         figures.append(bench_check_latency(home))
         figures.append(bench_push_to_pipeline(home))
+        figures += [bench_push_to_live(home, "flux"), bench_push_to_live(home, "argocd")]
         figures.append(bench_clone(home))
         figures += bench_lab_up(home)
         figures += bench_course_tests(home)
