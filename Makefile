@@ -16,7 +16,7 @@ run: $(STAMP)
 	$(BIN)/driftlab
 
 test: $(STAMP)
-	$(BIN)/pytest -n auto -q tests/unit tests/integration
+	$(BIN)/pytest -n auto -q tests/unit tests/integration tests/tui
 
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench.run
