@@ -50,6 +50,10 @@ GRACE = 3.0
 TEST_PREFIX = "coursetest-"
 COMMAND_TIMEOUT = 300.0
 
+# GitOps agents' intervals in a course test: a 1m interval takes 3 s, long enough for a sync to stay Ready
+# between two runs (each run marks it Unknown while it works, as Flux does), short enough for drift steps.
+AGENT_SCALE = 0.05
+
 PASSED, FAILED, BROKEN, NO_CHECKS, NOT_RUN, PREPARED = "passed", "failed", "broken", "no checks", "not run", "prepared"
 
 
@@ -156,7 +160,7 @@ def run_course_test(
             cluster=name,
             timings=PodTimings().scaled(0),
             workdir=workdir,
-            agent_scale=0.0,
+            agent_scale=AGENT_SCALE,
         )
         try:
             with _sigterm_as_interrupt():
@@ -188,6 +192,7 @@ def _run(
         daemon.up(cluster.pid)
     try:
         runtime.seed()
+        runtime.bootstrap()
     except SetupError as err:
         first = StepReport(steps[0])
         first.fail(str(err))

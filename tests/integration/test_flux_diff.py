@@ -73,7 +73,7 @@ def test_a_local_folder_like_the_outage_change_is_caught(lab: GitOpsLab, ns: str
     assert gitops_diff(lab, "ks/fleet", "-n", ns, "--path", str(work / "fleet")).returncode == 0
 
 
-def test_prune_disabled_objects_are_reported_as_kept(lab: GitOpsLab, ns: str, tmp_path: Path) -> None:
+def test_prune_disabled_objects_are_deleted_from_git_but_kept_by_flux(lab: GitOpsLab, ns: str, tmp_path: Path) -> None:
     protected = configmap("keep", ns, annotations={"kustomize.toolkit.fluxcd.io/prune": "disabled"})
     _, head = start(
         lab, ns, {"apps/keep.yaml": protected, "apps/x.yaml": configmap("x", ns)}, kustomization("apps", ns, "./apps")
@@ -83,9 +83,9 @@ def test_prune_disabled_objects_are_reported_as_kept(lab: GitOpsLab, ns: str, tm
     folder.mkdir()
     (folder / "x.yaml").write_text(Path(lab.tmp / "seed").joinpath(_repo_of(lab, ns), "apps", "x.yaml").read_text())
     result = gitops_diff(lab, "ks/apps", "-n", ns, "--path", str(folder))
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert f"► ConfigMap/{ns}/keep skipped" in result.stdout
-    assert "not pruned: kustomize.toolkit.fluxcd.io/prune: disabled" in result.stdout
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"► ConfigMap/{ns}/keep deleted" in result.stdout
+    assert "Flux will not delete it (kustomize.toolkit.fluxcd.io/prune: disabled)" in result.stdout
 
 
 def test_diff_errors_exit_2_with_the_reason(lab: GitOpsLab, ns: str) -> None:

@@ -3,8 +3,9 @@
 The same steps as the controller, stopped before anything is written: fetch the source's head with the
 GitRepository's credentials (or take the folder given), build it as kustomize-controller builds it, label the
 objects, and compare each with the cluster through a server-side dry-run apply. Objects in the inventory that
-the build no longer has are `deleted` when the Kustomization prunes, unless a control keeps them. A change that
-would delete is exactly what the 2024-02-21 outage needed to be stopped by, so the command exits 1 for it.
+the build no longer has are `deleted` when the Kustomization prunes, as `flux diff` prints them; one a control
+keeps (`prune: disabled`) says so, since it leaves Git's management all the same. A change that deletes is
+exactly what the 2024-02-21 outage needed to be stopped by, so the command exits 1 for it.
 """
 
 from __future__ import annotations
@@ -130,7 +131,10 @@ def _stale(client: KubeClient, ref: ObjectRef, name: str, namespace: str) -> Cha
     if live is None:
         return None
     reason = controls.prune_skip_reason(live, name, namespace)
-    return Change(ref, SKIPPED, f"not pruned: {reason}") if reason else Change(ref, DELETED)
+    if reason:
+        # Listed as `flux diff` lists it: the change drops it from what Git manages, even if Flux keeps it.
+        return Change(ref, DELETED, f"Flux will not delete it ({reason}), but Git will no longer manage it")
+    return Change(ref, DELETED)
 
 
 def _yaml_diff(before: JSON, after: JSON) -> str:
