@@ -7,7 +7,7 @@ import logging
 from datetime import UTC, datetime
 
 from ..cluster.client import JSON, KubeClient
-from ..cluster.errors import ClusterError
+from ..cluster.errors import ClusterError, Conflict
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,8 @@ class EventRecorder:
         metadata = obj.get("metadata") or {}
         namespace = str(metadata.get("namespace") or "default")
         stamp = now()
-        digest = hashlib.sha1(f"{metadata.get('uid')}{reason}{message}{stamp}".encode()).hexdigest()[:10]
+        # One name per (object, type, reason, message): a repeat counts up, as the Kubernetes event correlator does.
+        digest = hashlib.sha1(f"{metadata.get('uid')}{kind}{reason}{message}".encode()).hexdigest()[:10]
         event = {
             "apiVersion": "v1",
             "kind": "Event",
@@ -60,5 +61,18 @@ class EventRecorder:
         }
         try:
             self.client.create(event)
+        except Conflict:
+            self._count_up(event, stamp)
         except ClusterError as err:
             log.info("%s: cannot record event %s: %s", self.component, reason, err)
+
+    def _count_up(self, event: JSON, stamp: str) -> None:
+        metadata = event["metadata"]
+        try:
+            resource = self.client.resolve("Event", "v1")
+            current = self.client.get(resource, metadata["name"], metadata["namespace"])
+            count = int((current or {}).get("count") or 1) + 1
+            patch = {"count": count, "lastTimestamp": stamp}
+            self.client.patch(resource, metadata["name"], metadata["namespace"], patch)
+        except (ClusterError, ValueError) as err:
+            log.info("%s: cannot count event %s again: %s", self.component, event["reason"], err)
