@@ -52,6 +52,9 @@ def cli(ctx: click.Context, debug: bool) -> None:
     """driftlab: learn how software reaches Kubernetes, hands on, in your terminal."""
     ctx.ensure_object(dict)["debug"] = debug
     if ctx.invoked_subcommand is None:
+        if not _in_terminal():
+            click.echo(ctx.get_help())
+            return
         _tui(None, trusted=False)
 
 
@@ -66,12 +69,17 @@ def start(course_arg: str, trust: bool) -> None:
     _tui(course_arg, trusted=trust)
 
 
+def _in_terminal() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
 def _tui(course_arg: str | None, trusted: bool) -> None:
+    if not _in_terminal():
+        raise DriftlabError("the TUI needs a terminal; in scripts use driftlab lab up, check and shell")
     from .tui import run
 
-    opened = run(course_arg, trusted=trusted)
-    for name in opened:
-        click.echo(f"the lab of {name!r} keeps running; stop it with: driftlab lab down {name}", err=True)
+    for opened in run(course_arg, trusted=trusted):
+        click.echo(f"the lab of {opened} keeps running; stop it with: driftlab lab down {opened}", err=True)
 
 
 @cli.group(cls=DriftlabGroup)

@@ -1,0 +1,1 @@
+"""The screens of the TUI: the course picker, the lesson, help, and the dialogs."""
