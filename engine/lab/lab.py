@@ -380,7 +380,7 @@ class LabRuntime:
                 checks = self.evaluate(step)
         server = cluster.server if cluster else None
         repos = self.repo_statuses()
-        agents = self.agent_statuses() if running else ()
+        agents = self.agent_statuses() if running and evaluate else ()
         return LabStatus(
             self.course, self.cluster_name, created, running, server, progress, step, checks, note, repos, agents
         )
