@@ -10,9 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from ..cluster.embedded.tables import human_duration as kube_duration
+
+if TYPE_CHECKING:
+    from ..gitops.status import AgentObject
 
 JSON = dict[str, Any]
 
@@ -75,30 +80,9 @@ class ResourceRow:
 
 
 def human_duration(seconds: float) -> str:
-    """A duration as kubectl's AGE column writes it: 45s, 3m20s, 12m, 5h30m, 20h, 3d4h, 40d, 2y10d."""
-    if seconds < -1:
-        return "<invalid>"
-    total = max(int(seconds), 0)
-    minutes, hours, days = total // 60, total // 3600, total // 86400
-    if total < 120:
-        return f"{total}s"
-    if minutes < 10:
-        rest = total % 60
-        return f"{minutes}m{rest}s" if rest else f"{minutes}m"
-    if minutes < 180:
-        return f"{minutes}m"
-    if hours < 8:
-        rest = minutes % 60
-        return f"{hours}h{rest}m" if rest else f"{hours}h"
-    if hours < 48:
-        return f"{hours}h"
-    if hours < 24 * 8:
-        rest = hours % 24
-        return f"{days}d{rest}h" if rest else f"{days}d"
-    if hours < 24 * 365 * 2:
-        return f"{days}d"
-    years, rest = days // 365, days % 365
-    return f"{years}y{rest}d" if rest and years < 8 else f"{years}y"
+    """A duration as kubectl's AGE column writes it (45s, 3m20s, 5h30m, 3d4h, 2y10d): the API server's tables'
+    rendering, so the TUI and `kubectl get` always agree."""
+    return kube_duration(timedelta(seconds=seconds))
 
 
 def age(timestamp: Any, now: float) -> str:
@@ -446,3 +430,109 @@ def count_by_meaning(rows: Sequence[ResourceRow]) -> Mapping[Meaning, int]:
         if row.kind == "Pod":
             counts[row.meaning] = counts.get(row.meaning, 0) + 1
     return counts
+
+
+# ----------------------------------------------------------------------------------------------------
+# GitOps agents: sources and syncs
+
+SHORT_AGENT_KINDS: Mapping[str, str] = {"GitRepository": "gitrepo", "Kustomization": "ks", "Application": "app"}
+SOURCE_KINDS = frozenset({"GitRepository"})
+_FLUX_WORKING = frozenset({"Progressing", "ProgressingWithRetry", "DependencyNotReady"})
+_ARGO_BROKEN_HEALTH = frozenset({"Degraded", "Missing"})
+
+
+@dataclass(frozen=True)
+class AgentRow:
+    """One source (GitRepository) or sync (Kustomization, Application) as the GitOps tab shows it.
+
+    `ready` is the agent's own word (`True`, `False`, `Unknown`; Argo CD's `Synced/Healthy`), `revision` is
+    shortened as `flux get` shortens it, and `meaning` colours the row."""
+
+    kind: str
+    namespace: str
+    name: str
+    revision: str
+    ready: str
+    meaning: Meaning
+    message: str = ""
+    suspended: bool = False
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}/{self.namespace}/{self.name}"
+
+    @property
+    def short_kind(self) -> str:
+        return SHORT_AGENT_KINDS.get(self.kind, self.kind.lower())
+
+    @property
+    def source(self) -> bool:
+        return self.kind in SOURCE_KINDS
+
+
+def agent_rows(objects: Iterable[JSON]) -> list[AgentRow]:
+    """GitRepositories, then Kustomizations, then Applications, each by namespace and name; objects of other
+    kinds are ignored."""
+    from ..gitops.status import API_VERSIONS, describe
+
+    order = list(API_VERSIONS)
+    rows = []
+    for obj in objects:
+        if obj.get("kind") not in API_VERSIONS or not isinstance(obj.get("metadata"), dict):
+            continue
+        try:
+            rows.append(_agent_row(obj, describe(obj)))
+        except (AttributeError, TypeError, ValueError):
+            kind = str(obj["kind"])
+            rows.append(AgentRow(kind, _namespace(obj), _name(obj), "-", "Unknown", Meaning.ERROR, "unreadable status"))
+    return sorted(rows, key=lambda row: (order.index(row.kind), row.namespace, row.name))
+
+
+def _agent_row(obj: JSON, described: AgentObject) -> AgentRow:
+    message = " ".join(str(described.message).split())
+    ready = str(described.state) + (", suspended" if described.suspended else "")
+    meaning = Meaning.KILLED if described.suspended else agent_meaning(obj)
+    return AgentRow(
+        described.kind,
+        described.namespace,
+        described.name,
+        described.short_revision or "-",
+        ready,
+        meaning,
+        message,
+        described.suspended,
+    )
+
+
+def agent_meaning(obj: JSON) -> Meaning:
+    """What a source's or sync's state means: ready is ok; reconciling, waiting for a dependency or not
+    reconciled since a change is pending; a failure (or Argo CD's Degraded, Missing, a failed sync) an error."""
+    status = _dict(obj.get("status"))
+    if obj.get("kind") == "Application":
+        return _application_meaning(status)
+    ready = next((c for c in _list(status.get("conditions")) if c.get("type") == "Ready"), None)
+    if ready is None:
+        return Meaning.PENDING
+    generation = _meta(obj).get("generation")
+    observed = ready.get("observedGeneration", status.get("observedGeneration"))
+    if generation is not None and observed is not None and observed != generation:
+        return Meaning.PENDING
+    if ready.get("status") == "True":
+        return Meaning.OK
+    if ready.get("status") != "False" or ready.get("reason") in _FLUX_WORKING:
+        return Meaning.PENDING
+    return Meaning.ERROR
+
+
+def _application_meaning(status: JSON) -> Meaning:
+    sync = str(_dict(status.get("sync")).get("status") or "Unknown")
+    health = str(_dict(status.get("health")).get("status") or "Unknown")
+    phase = str(_dict(status.get("operationState")).get("phase") or "")
+    failing = any(str(c.get("type") or "").endswith("Error") for c in _list(status.get("conditions")))
+    if health in _ARGO_BROKEN_HEALTH or phase in ("Failed", "Error") or failing:
+        return Meaning.ERROR
+    if health == "Suspended":
+        return Meaning.KILLED
+    if sync == "Synced" and health == "Healthy":
+        return Meaning.OK
+    return Meaning.PENDING

@@ -24,6 +24,8 @@ from engine.gitserver.events import ZERO, PushEvent
 from engine.gitserver.seed import SeedCommit, seed_repo
 from engine.gitserver.server import GitServer
 
+from .gitops_support import RunningServer
+
 HISTORY = """\
 commits:
   - author: Maya Okafor <maya@shop.example>
@@ -41,26 +43,6 @@ commits:
     date: 2024-05-06T11:02:00+02:00
     message: Deploy on every push
 """
-
-
-class RunningServer:
-    """A GitServer on its own event loop thread, so blocking `git` commands can talk to it from the test."""
-
-    def __init__(self, server: GitServer) -> None:
-        self.server = server
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-
-    def __enter__(self) -> GitServer:
-        self.thread.start()
-        asyncio.run_coroutine_threadsafe(self.server.start(), self.loop).result(timeout=30)
-        return self.server
-
-    def __exit__(self, *_: object) -> None:
-        asyncio.run_coroutine_threadsafe(self.server.stop(), self.loop).result(timeout=30)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=10)
-        self.loop.close()
 
 
 class Lab:
