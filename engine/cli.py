@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from . import __version__
 from .errors import DriftlabError
 
+if TYPE_CHECKING:
+    from .lab.demo import DemoSettings
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 BACKENDS = ("embedded",)
+WEB_DRIVER = "web_driver"
 
 
 class DriftlabGroup(click.Group):
@@ -61,24 +66,64 @@ def cli(ctx: click.Context, debug: bool) -> None:
 @cli.command("start")
 @click.argument("course_arg", metavar="COURSE")
 @click.option("--trust", is_flag=True, help="Run the course's shell commands although it is not one of driftlab's.")
-def start(course_arg: str, trust: bool) -> None:
+@click.option("--demo", is_flag=True, help="Demo mode: type each step's solution into a shell, as a presenter would.")
+@click.option(
+    "--auto-next", is_flag=True, help="With --demo, go on to the next step by itself once a step's checks pass."
+)
+@click.option(
+    "--demo-speed",
+    type=click.FloatRange(min=0.1, max=20),
+    default=1.0,
+    show_default=True,
+    help="With --demo, how much faster than the human rhythm to type (0.5 is slower).",
+)
+def start(course_arg: str, trust: bool, demo: bool, auto_next: bool, demo_speed: float) -> None:
     """Open the TUI on a course (a shipped course's name, a folder or a course.yaml) and start its lab.
 
     Keys can be remapped in keys.toml in driftlab's config folder; `?` in the TUI lists every key and its id.
+    With --demo, each step's solution is typed into a terminal pane once the lab is ready and the checks turn
+    green as the audience watches; n (or --auto-next) moves on, esc stops the demo.
     """
-    _tui(course_arg, trusted=trust)
+    if (auto_next or demo_speed != 1.0) and not demo:
+        raise click.UsageError("--auto-next and --demo-speed go with --demo")
+    settings = None
+    if demo:
+        from .lab.demo import DemoSettings, Rhythm
+
+        settings = DemoSettings(autostart=True, auto_next=auto_next, rhythm=Rhythm().scaled(demo_speed))
+    _tui(course_arg, trusted=trust, demo=settings)
+
+
+@cli.command("serve")
+@click.argument("course_arg", metavar="[COURSE]", required=False)
+@click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="The port to listen on.")
+@click.option("--public-url", help="The address browsers reach this machine at. [default: http://HOST:PORT]")
+@click.option("--trust", is_flag=True, help="Run the course's shell commands although it is not one of driftlab's.")
+def serve(course_arg: str | None, host: str, port: int, public_url: str | None, trust: bool) -> None:
+    """Serve the TUI to web browsers (the picker, or COURSE at once): each browser tab runs its own driftlab.
+
+    It listens on 127.0.0.1 only unless --host says otherwise; whoever reaches it can run the labs, so bind
+    to another address only on a workshop network you trust. Ctrl+C stops it.
+    """
+    from .tui.web import serve as serve_web
+
+    serve_web(course_arg, host=host, port=port, public_url=public_url, trusted=trust)
 
 
 def _in_terminal() -> bool:
+    """A terminal, or the browser's terminal that `driftlab serve` gives the app."""
+    if WEB_DRIVER in os.environ.get("TEXTUAL_DRIVER", ""):
+        return True
     return sys.stdin.isatty() and sys.stdout.isatty()
 
 
-def _tui(course_arg: str | None, trusted: bool) -> None:
+def _tui(course_arg: str | None, trusted: bool, demo: DemoSettings | None = None) -> None:
     if not _in_terminal():
         raise DriftlabError("the TUI needs a terminal; in scripts use driftlab lab up, check and shell")
     from .tui import run
 
-    for opened in run(course_arg, trusted=trusted):
+    for opened in run(course_arg, trusted=trusted, demo=demo):
         click.echo(f"the lab of {opened} keeps running; stop it with: driftlab lab down {opened}", err=True)
 
 
@@ -524,7 +569,7 @@ def _client(course_arg: str | None, kubeconfig: str | None) -> Any:
 @cluster_options
 @click.option("-n", "--namespace", default=None, help="Only this namespace. [default: every namespace]")
 def gitops_status(course_arg: str | None, kubeconfig: str | None, namespace: str | None) -> None:
-    """Each source and sync with its revision, readiness and message; exit 1 when one is not ready."""
+    """Each source and sync with its revision, readiness and message; exit 1 when one has failed."""
     from .gitops.status import read_all, table
 
     rows = read_all(_client(course_arg, kubeconfig), namespace)
@@ -533,7 +578,7 @@ def gitops_status(course_arg: str | None, kubeconfig: str | None, namespace: str
         return
     for line in table(rows):
         click.echo(line)
-    if not all(row.ready or row.suspended for row in rows):
+    if any(row.failed and not row.suspended for row in rows):
         sys.exit(1)
 
 

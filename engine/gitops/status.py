@@ -42,6 +42,13 @@ class AgentObject:
     suspended: bool = False
 
     @property
+    def failed(self) -> bool:
+        """Whether the agent reports a failure (not merely work in progress, as Ready=Unknown while it runs)."""
+        if self.kind == "Application":
+            return self.state.endswith("/Degraded") or (self.state.startswith("Unknown/") and bool(self.message))
+        return self.state == "False"
+
+    @property
     def agent(self) -> str:
         return AGENT_OF[self.kind]
 
