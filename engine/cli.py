@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-BACKENDS = ("embedded",)
+BACKENDS = ("embedded", "kind", "existing")
 WEB_DRIVER = "web_driver"
 
 
@@ -42,11 +42,31 @@ def backend_option(func: F) -> F:
     return click.option(
         "--backend",
         type=click.Choice(BACKENDS),
-        default="embedded",
-        show_default=True,
-        envvar="DRIFTLAB_BACKEND",
-        help="Where the cluster runs.",
+        default=None,
+        help="Where the cluster runs: embedded (no Docker), kind (needs Docker or podman) or existing (a context of "
+        "your kubeconfig). [default: the one it was made with, else $DRIFTLAB_BACKEND, else embedded]",
     )(func)
+
+
+def existing_options(func: F) -> F:
+    """--context and --learner, for the existing backend."""
+    func = click.option(
+        "--learner",
+        default=None,
+        help="With --backend existing: your name, the prefix of your namespaces. [default: $DRIFTLAB_LEARNER, "
+        "else your login name]",
+    )(func)
+    return click.option(
+        "--context",
+        default=None,
+        help="With --backend existing: the kubeconfig context to use. [default: the current context]",
+    )(func)
+
+
+def _backend_options(context: str | None, learner: str | None) -> Any:
+    from .cluster.backend import BackendOptions
+
+    return BackendOptions(context=context, learner=learner)
 
 
 @click.group(cls=DriftlabGroup, invoke_without_command=True)
@@ -132,20 +152,35 @@ def cluster() -> None:
     """Start, stop and inspect a local cluster."""
 
 
-def _embedded(name: str) -> Any:
-    from .cluster.embedded.backend import EmbeddedCluster
+def _cluster(name: str, backend: str | None, context: str | None = None, learner: str | None = None) -> Any:
+    """Cluster `name` on the backend it was made with (`backend` must agree), else on `backend`."""
+    from .cluster.backend import open_cluster
 
-    return EmbeddedCluster(name)
+    return open_cluster(name, backend, _backend_options(context, learner))
+
+
+def _stderr(line: str) -> None:
+    click.echo(line, err=True)
 
 
 @cluster.command("up")
 @name_option
 @backend_option
-def cluster_up(name: str, backend: str) -> None:
-    """Start the cluster (idempotent); returns once its API answers."""
-    target = _embedded(name)
+@existing_options
+def cluster_up(name: str, backend: str | None, context: str | None, learner: str | None) -> None:
+    """Start the cluster (idempotent); returns once its API answers.
+
+    A new cluster is embedded unless --backend or DRIFTLAB_BACKEND says otherwise; kind without a working
+    container runtime fails at once, with what to do.
+    """
+    from .cluster.backend import BACKEND_ENV, choose_backend, recorded_backend
+
+    if recorded_backend(name) is None or backend is not None:
+        wanted = backend or os.environ.get(BACKEND_ENV, "").strip() or "embedded"
+        backend = choose_backend("any", wanted).name
+    target = _cluster(name, backend, context, learner)
     before = target.status()
-    status = target.up()
+    status = target.up(progress=_stderr)
     verb = "is already running" if before.running else "is up"
     click.echo(f"cluster {name!r} {verb} at {status.server}")
     click.echo(f"use it with: eval $(driftlab cluster kubeconfig --name {name} --export)", err=True)
@@ -155,12 +190,19 @@ def cluster_up(name: str, backend: str) -> None:
 @name_option
 @backend_option
 @click.option("--purge", is_flag=True, help="Also delete every object and the cluster's state folder.")
-def cluster_down(name: str, backend: str, purge: bool) -> None:
-    """Stop the cluster; its objects stay for the next `up` unless --purge."""
-    target = _embedded(name)
+def cluster_down(name: str, backend: str | None, purge: bool) -> None:
+    """Stop the cluster; its objects stay for the next `up` unless --purge.
+
+    On the existing backend the shared cluster keeps running; --purge deletes your namespaces of it.
+    """
+    target = _cluster(name, backend)
     if not target.exists():
         raise DriftlabError(f"there is no cluster named {name!r}")
     was_running = target.down(purge=purge)
+    if target.backend == "existing":
+        state = "is shared and keeps running" + ("; your namespaces and its local state were deleted" if purge else "")
+        click.echo(f"cluster {name!r} {state}")
+        return
     state = "stopped" if was_running else "was not running"
     click.echo(f"cluster {name!r} {state}" + ("; its state was deleted" if purge else ""))
 
@@ -168,28 +210,38 @@ def cluster_down(name: str, backend: str, purge: bool) -> None:
 @cluster.command("status")
 @name_option
 @backend_option
-def cluster_status(name: str, backend: str) -> None:
+def cluster_status(name: str, backend: str | None) -> None:
     """Say whether the cluster runs, and where. Exit code 0 only when it runs."""
-    target = _embedded(name)
+    target = _cluster(name, backend)
     if not target.exists():
         click.echo(f"cluster {name!r}: not created")
         sys.exit(1)
     status = target.status()
     if status.running:
-        click.echo(f"cluster {name!r}: running (pid {status.pid}) at {status.server}")
+        how = f"pid {status.pid}" if status.pid else _cluster_detail(target)
+        click.echo(f"cluster {name!r}: running ({how}) at {status.server}")
         click.echo(f"state: {status.state_dir}")
     else:
         click.echo(f"cluster {name!r}: stopped; start it with: driftlab cluster up --name {name}")
         sys.exit(1)
 
 
+def _cluster_detail(target: Any) -> str:
+    """How status names a cluster that has no daemon of driftlab's."""
+    if target.backend == "kind":
+        return f"kind cluster {target.kind_name}"
+    if target.backend == "existing":
+        return f"context {target.context}, learner {target.learner}"
+    return target.backend
+
+
 @cluster.command("kubeconfig")
 @name_option
 @backend_option
 @click.option("--export", is_flag=True, help="Write the kubeconfig to the state folder and print an export line.")
-def cluster_kubeconfig(name: str, backend: str, export: bool) -> None:
-    """Print a kubeconfig for the cluster (context driftlab-NAME) on stdout."""
-    target = _embedded(name)
+def cluster_kubeconfig(name: str, backend: str | None, export: bool) -> None:
+    """Print a kubeconfig for the cluster on stdout (context driftlab-NAME; kind's own kind-driftlab-NAME)."""
+    target = _cluster(name, backend)
     text = target.kubeconfig()
     if export:
         path = target.state_dir / "kubeconfig"
@@ -207,9 +259,16 @@ def course() -> None:
 
 @course.command("validate")
 @click.argument("path", nargs=-1, required=True, type=click.Path())
-def course_validate(path: tuple[str, ...]) -> None:
+@click.option(
+    "--backend",
+    type=click.Choice(BACKENDS),
+    default=None,
+    help="Also check that the course can run there (existing: on a shared cluster, in per-learner namespaces).",
+)
+def course_validate(path: tuple[str, ...], backend: str | None) -> None:
     """Check courses (each a folder or a course.yaml) and their labs; print every problem as FILE:LINE:COL: message."""
     from .course import CourseError, load_course
+    from .lab.backends import backend_problems
 
     failed = False
     for one in path:
@@ -223,6 +282,12 @@ def course_validate(path: tuple[str, ...]) -> None:
         except DriftlabError as err:
             failed = True
             click.echo(f"error: {err}", err=True)
+            continue
+        problems = backend_problems(loaded, backend) if backend else []
+        for problem in problems:
+            click.echo(f"{loaded.source}: cannot run on the {backend} backend: {problem}", err=True)
+        if problems:
+            failed = True
             continue
         steps = len(loaded.steps)
         click.echo(f"{one}: OK ({steps} step{'s' if steps != 1 else ''}, lab {loaded.lab})")
@@ -349,12 +414,31 @@ def lab() -> None:
 @lab.command("up")
 @click.argument("course_arg", metavar="COURSE")
 @trust_option
-def lab_up(course_arg: str, trust: bool) -> None:
-    """Start the course's lab (idempotent); returns once the current step is ready."""
+@click.option(
+    "--backend",
+    type=click.Choice(BACKENDS),
+    default=None,
+    help="Where the lab runs. [default: the one it was made with, else $DRIFTLAB_BACKEND when the lab allows it, "
+    "else kind where a container runtime answers and embedded elsewhere]",
+)
+@existing_options
+def lab_up(course_arg: str, trust: bool, backend: str | None, context: str | None, learner: str | None) -> None:
+    """Start the course's lab (idempotent); returns once the current step is ready.
+
+    The backend chosen is said first. On the existing backend your namespaces are prefixed with your learner
+    name (shop becomes NAME-shop), and your kubeconfig defaults to your course namespace.
+    """
     from .lab.quickstart import up_course
     from .lab.report import up_lines
 
-    status = up_course(course_arg, trusted=trust, retry=_retry("lab up", course_arg))
+    status = up_course(
+        course_arg,
+        trusted=trust,
+        retry=_retry("lab up", course_arg),
+        backend=backend,
+        options=_backend_options(context, learner),
+        say=_stderr,
+    )
     for line in up_lines(status):
         click.echo(line)
     click.echo(f"work in it with: driftlab shell {course_arg}", err=True)
@@ -380,6 +464,10 @@ def lab_down(course_arg: str | None, every: bool, purge: bool) -> None:
         return
     runtime = _runtime(course_arg or "")
     was_running = runtime.down(purge=purge)
+    if runtime.shared:
+        deleted = "; your namespaces of it were deleted" if purge else ""
+        click.echo(f"lab {runtime.name!r} stopped; the shared cluster keeps running{deleted}")
+        return
     state = "stopped" if was_running else "was not running"
     click.echo(f"lab {runtime.name!r} {state}" + ("; its objects were deleted" if purge else ""))
 
@@ -654,6 +742,20 @@ def gitops_diff(
         click.echo(f"✔ {kind} {namespace}/{name}: no changes", err=True)
     if deletes(changes):
         click.echo(f"✗ {kind} {namespace}/{name} would delete objects: look before you merge", err=True)
+        sys.exit(1)
+
+
+@cli.command("doctor")
+def doctor() -> None:
+    """Check what driftlab needs here (Python, git, kubectl, kind, a container runtime, disk, memory, the state
+    folder, ports, daemons left by a crash) and say how to fix each. Exit code 0 when the embedded backend can
+    run; kind and a container runtime are only needed for --backend kind."""
+    from .doctor import diagnose, healthy, report
+
+    findings = diagnose()
+    for line in report(findings):
+        click.echo(line)
+    if not healthy(findings):
         sys.exit(1)
 
 

@@ -5,14 +5,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import queue
 import select
 import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,111 @@ def run(
         check=False,
     )
     return Result(list(args), completed.returncode, completed.stdout, completed.stderr)
+
+
+def run_streaming(
+    args: Sequence[str],
+    *,
+    on_stderr: Callable[[str], None] | None = None,
+    env: Mapping[str, str] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+    input: str | None = None,
+    timeout: float | None = 60,
+) -> Result:
+    """Run a command to completion like `run`, handing each line it writes to stderr to `on_stderr` as it comes.
+
+    For tools that log progress on stderr and print data on stdout (kind). The command leads a session of its
+    own: on a timeout (`subprocess.TimeoutExpired`, carrying the output so far) or an interrupt, everything it
+    started is killed before the exception propagates, so no child it spawned lives on. `on_stderr` runs on
+    the caller's thread, with the line's end stripped.
+    """
+    process = subprocess.Popen(
+        list(args),
+        stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+        start_new_session=True,
+    )
+    lines: queue.Queue[str | None] = queue.Queue()
+    stdout: list[str] = []
+    pumps = [
+        threading.Thread(target=_pump_lines, args=(process.stderr, lines), daemon=True),
+        threading.Thread(target=lambda: stdout.append(_read_all(process.stdout)), daemon=True),
+    ]
+    if input is not None:
+        pumps.append(threading.Thread(target=_feed, args=(process.stdin, input), daemon=True))
+    for pump in pumps:
+        pump.start()
+    deadline = None if timeout is None else time.monotonic() + timeout
+    stderr: list[str] = []
+    try:
+        while (line := _next_line(lines, deadline)) is not None:
+            stderr.append(line)
+            if on_stderr is not None:
+                on_stderr(line.rstrip("\r\n"))
+        returncode = process.wait(timeout=None if deadline is None else max(deadline - time.monotonic(), 0))
+    except BaseException as err:
+        kill_group(process.pid)
+        process.wait()
+        _join(pumps)
+        if isinstance(err, subprocess.TimeoutExpired):
+            raise subprocess.TimeoutExpired(list(args), timeout or 0, "".join(stdout), _drain(stderr, lines)) from None
+        raise
+    _join(pumps)
+    return Result(list(args), returncode, "".join(stdout), "".join(stderr))
+
+
+def _pump_lines(stream: IO[str], lines: queue.Queue[str | None]) -> None:
+    try:
+        for line in stream:
+            lines.put(line)
+    finally:
+        lines.put(None)
+
+
+def _read_all(stream: IO[str]) -> str:
+    return stream.read()
+
+
+def _feed(stream: IO[str], text: str) -> None:
+    with contextlib.suppress(BrokenPipeError, OSError):
+        stream.write(text)
+    with contextlib.suppress(BrokenPipeError, OSError):
+        stream.close()
+
+
+def _next_line(lines: queue.Queue[str | None], deadline: float | None) -> str | None:
+    """The next stderr line, None at its end; TimeoutExpired once the deadline has passed."""
+    remaining = None if deadline is None else deadline - time.monotonic()
+    if remaining is not None and remaining <= 0:
+        raise subprocess.TimeoutExpired("", 0)
+    try:
+        return lines.get(timeout=remaining)
+    except queue.Empty:
+        raise subprocess.TimeoutExpired("", 0) from None
+
+
+def _drain(seen: list[str], lines: queue.Queue[str | None]) -> str:
+    """Everything written to stderr, the lines not handed out yet included."""
+    rest = []
+    while True:
+        try:
+            line = lines.get_nowait()
+        except queue.Empty:
+            break
+        if line is not None:
+            rest.append(line)
+    return "".join(seen + rest)
+
+
+def _join(threads: Sequence[threading.Thread], timeout: float = 5) -> None:
+    for thread in threads:
+        thread.join(timeout)
 
 
 async def start_streaming(

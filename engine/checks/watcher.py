@@ -72,7 +72,7 @@ class CheckWatcher:
         self._first_event: float | None = None
         self._last_event = 0.0
         self._timer_at: float | None = None
-        self._loops: dict[Read, _WatchLoop] = {}
+        self._loops: dict[Read, WatchLoop] = {}
         self._crds_watched = False
         self._thread: threading.Thread | None = None
 
@@ -197,14 +197,17 @@ class CheckWatcher:
             self._loops.pop(read).stop()
         for read in reads:
             if read not in self._loops and not self._stopped.is_set():
-                loop = _WatchLoop(read, self.context, self.trigger, quiet_first_list=initial)
+                loop = WatchLoop(read, self.context, self.trigger, quiet_first_list=initial)
                 self._loops[read] = loop
                 loop.start()
         return current
 
 
-class _WatchLoop:
-    """One watch, kept open: list, watch from that version, and after any failure list again."""
+class WatchLoop:
+    """One watch, kept open: list, watch from that version, and after any failure list again.
+
+    `trigger` is called after every (re)list and every event but bookmarks (with `quiet_first_list`, not after
+    the first list). Shared by CheckWatcher and the lab panel's feeds (engine.lab.feeds)."""
 
     def __init__(self, read: Read, context: CheckContext, trigger: Callable[[], None], quiet_first_list: bool) -> None:
         self.read = read

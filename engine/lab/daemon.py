@@ -5,11 +5,13 @@ the lab's embedded GitOps agents.
 `<lab folder>/repos/` (existing ones are kept), serves them with `GitServer` on 127.0.0.1 at the port of the
 last run when it is still free, and hands every push to a `PipelineRunner` whose steps get the lab's
 kubeconfig in KUBECONFIG, and to the GitOps agents the lab names (Flux, Argo CD), which it starts against the
-lab's cluster. Like the embedded cluster's daemon it tells its parent it is ready through an
-inherited pipe, and keeps its pid and port in a small record (`daemon.json`) in the lab's state folder,
-beside its log. It holds a lock for its lifetime, so a pid in the record that is alive but not holding the
-lock belongs to some other process. It stops by itself when the cluster it was started for stops, so labs
-that are removed by stopping their cluster (course tests) leave nothing behind.
+lab's cluster. On a kind cluster the Git server also listens on the kind network's gateway (given as extra
+hosts, never all interfaces), so the real agents inside the cluster can pull from it. Like the embedded
+cluster's daemon it tells its parent it is ready through an inherited pipe, and keeps its pid and port in a
+small record (`daemon.json`) in the lab's state folder, beside its log. It holds a lock for its lifetime, so
+a pid in the record that is alive but not holding the lock belongs to some other process. It stops by itself
+when the cluster it was started for stops, so labs that are removed by stopping their cluster (course tests)
+leave nothing behind.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -55,11 +57,18 @@ class LabDaemonStatus:
     pid: int | None
     port: int | None
     cluster_pid: int | None = None
+    hosts: tuple[str, ...] = ()
 
     @property
     def git_url(self) -> str | None:
         """The Git server's base URL (the last one known when the daemon is stopped)."""
         return f"http://{HOST}:{self.port}" if self.port else None
+
+    def url_on(self, host: str) -> str | None:
+        """The Git server's base URL on one of the addresses it listens on (None when it does not)."""
+        if not self.port or (host != HOST and host not in self.hosts):
+            return None
+        return f"http://{f'[{host}]' if ':' in host else host}:{self.port}"
 
 
 # Record ------------------------------------------------------------------------------------------------------
@@ -119,6 +128,7 @@ class LabDaemon:
         cluster: str = "",
         agents: Sequence[str] = (),
         agent_scale: float = 1.0,
+        hosts: Sequence[str] | Callable[[], Sequence[str]] = (),
     ) -> None:
         self.name = paths.check_name(name)
         self.repos_dir = Path(repos_dir)
@@ -126,6 +136,12 @@ class LabDaemon:
         self.cluster = cluster
         self.agents = list(agents)
         self.agent_scale = agent_scale
+        self._hosts = hosts
+
+    def hosts(self) -> list[str]:
+        """Addresses the Git server listens on besides 127.0.0.1 (asked for only when the daemon starts: finding
+        the kind network's gateway runs the container runtime)."""
+        return list(self._hosts() if callable(self._hosts) else self._hosts)
 
     @property
     def state_dir(self) -> Path:
@@ -139,12 +155,19 @@ class LabDaemon:
         record = read_record(self.state_dir)
         pid, port = _int(record.get("pid")), _int(record.get("port"))
         running = pid is not None and proc.alive(pid) and _lock_held(self.state_dir)
-        return LabDaemonStatus(running, pid if running else None, port, _int(record.get("cluster_pid")))
+        hosts = tuple(str(host) for host in record.get("hosts") or [] if isinstance(host, str))
+        return LabDaemonStatus(running, pid if running else None, port, _int(record.get("cluster_pid")), hosts)
 
     def up(self, cluster_pid: int | None = None) -> LabDaemonStatus:
         """Start the daemon unless a healthy one serves this lab for this cluster; return once it serves."""
+        hosts = self.hosts()
         current = self.status()
-        same = current.cluster_pid == cluster_pid and read_record(self.state_dir).get("agents", []) == self.agents
+        record = read_record(self.state_dir)
+        same = (
+            current.cluster_pid == cluster_pid
+            and record.get("agents", []) == self.agents
+            and list(record.get("hosts") or []) == list(hosts)
+        )
         if current.running and current.port and same and _answers(current.port):
             return current
         if current.running and current.pid:
@@ -167,6 +190,8 @@ class LabDaemon:
             args += ["--agents", ",".join(self.agents), "--agent-scale", str(self.agent_scale)]
         if cluster_pid is not None:
             args += ["--cluster-pid", str(cluster_pid)]
+        for host in hosts:
+            args += ["--host", host]
         self._spawn(args)
         return self.status()
 
@@ -249,7 +274,7 @@ async def serve(args: argparse.Namespace) -> None:
 
     recorded = _int(read_record(state).get("port")) or 0
     port = recorded if recorded and _port_is_free(recorded) else 0
-    server = GitServer(root, credentials, on_push=on_push, host=[HOST], port=port)
+    server = GitServer(root, credentials, on_push=on_push, host=[HOST, *args.host], port=port)
     await runner.start()
     try:
         await server.start()
@@ -269,6 +294,7 @@ async def serve(args: argparse.Namespace) -> None:
             "port": server.port,
             "cluster_pid": args.cluster_pid,
             "agents": args.agents,
+            "hosts": args.host,
             "started": time.time(),
         },
     )
@@ -304,6 +330,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cluster-pid", type=int)
     parser.add_argument("--agents", type=_agent_list, default=[])
     parser.add_argument("--agent-scale", type=float, default=1.0)
+    parser.add_argument("--host", action="append", default=[], help="Another address to serve Git on.")
     parser.add_argument("--ready-fd", type=int)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -5,11 +5,14 @@ on that thread, only when they changed; whoever shows them moves them to their o
 thread. Nothing here raises on a failed read: the cluster feed reports the connection state instead, and the
 Git and pipeline feeds report their problem in what they hand over.
 
-The cluster feed watches (no polling): every event is followed, after a short quiet spell, by one fresh list of
-each kind, rendered by `resources_view.resource_tree`. Between events the tree is re-rendered from the last
-lists now and then, only so that ages stay current. The Git repos and the pipeline store belong to the lab's
-daemon, another process whose changes reach no watch, so those two feeds re-read them on a short interval
-(reading a few refs, or one indexed SQLite query, is cheap).
+The cluster feeds watch (no polling): every event is followed, after a short quiet spell, by one fresh list of
+each kind, rendered by `resources_view`: the resources tree (namespaces, workloads, pods) by `resource_tree`,
+the GitOps agents' sources and syncs (GitRepositories, Kustomizations, Applications) by `agent_rows`. Between
+events the tree is re-rendered from the last lists now and then, only so that ages stay current.
+
+The Git repos and the pipeline store belong to the lab's daemon, another process whose changes reach no
+watch, so those two feeds re-read them on a short interval (reading a few refs, or one indexed SQLite query,
+is cheap).
 """
 
 from __future__ import annotations
@@ -20,12 +23,12 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Self
 
 from ..checks.context import CheckContext
-from ..checks.reader import JSON, ApiResource, Read, Reader, ReadError
-from ..checks.watcher import _WatchLoop
-from .resources_view import CommitRow, RepoHistory, ResourceRow, resource_tree
+from ..checks.reader import JSON, ApiResource, Read, Reader, ReadError, UnknownKind
+from ..checks.watcher import WatchLoop
+from .resources_view import AgentRow, CommitRow, RepoHistory, ResourceRow, agent_rows, resource_tree
 
 if TYPE_CHECKING:
     from ..pipeline import LogLine, PipelineStore, Run
@@ -42,6 +45,7 @@ KINDS = (
     ("pods", "v1"),
 )
 WORKLOAD_PLURALS = ("deployments", "statefulsets", "daemonsets", "jobs")
+CRDS = ("customresourcedefinitions", "apiextensions.k8s.io/v1")
 DEBOUNCE = 0.15
 AGE_INTERVAL = 5.0
 RETRY_INTERVAL = 1.0
@@ -53,9 +57,118 @@ RUNS = 20
 Clock = Callable[[], float]
 
 
-class ResourceFeed:
+class _WatchedFeed:
+    """What the cluster feeds share: one WatchLoop per kind, and after each burst of events (once `debounce`
+    seconds passed) one fresh list of every kind, handed to `_render`; between events `_render` runs every
+    `age_interval` seconds. Kinds are resolved once the API answers; `_resolve` says which to watch."""
+
+    thread_name = "watched-feed"
+
+    def __init__(
+        self,
+        reader: Reader,
+        on_connection: Callable[[bool, str], None],
+        *,
+        clock: Clock,
+        debounce: float,
+        age_interval: float,
+    ) -> None:
+        self.reader = reader
+        self.on_connection = on_connection
+        self.clock = clock
+        self.debounce = debounce
+        self.age_interval = age_interval
+        self._dirty = threading.Event()
+        self._stopped = threading.Event()
+        self._loops: dict[str, WatchLoop] = {}
+        self._resources: list[ApiResource] = []
+        self._objects: dict[str, list[JSON]] | None = None
+        self._connected: bool | None = None
+        self._context = CheckContext(reader=reader)
+        self._thread = threading.Thread(target=self._run, name=self.thread_name, daemon=True)
+
+    def start(self) -> Self:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._dirty.set()
+        loops = list(self._loops.values())
+        for loop in loops:
+            loop.stop()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+        for loop in loops:
+            loop.join()
+
+    def trigger(self) -> None:
+        """Read everything again soon (watch events call this)."""
+        self._dirty.set()
+
+    def _run(self) -> None:
+        self._dirty.set()
+        while not self._stopped.is_set():
+            if self._dirty.wait(self.age_interval) and not self._stopped.is_set():
+                self._stopped.wait(self.debounce)
+                self._dirty.clear()
+                if self._watch():
+                    self._fetch()
+            self._render()
+
+    def _watch(self) -> bool:
+        """Watch every kind `_resolve` names (once); False while the API cannot be reached (retried later)."""
+        try:
+            resources = self._resolve()
+        except ReadError as err:
+            self._tell(False, str(err))
+            self._stopped.wait(RETRY_INTERVAL)
+            self._dirty.set()
+            return False
+        for resource in resources:
+            key = f"{resource.group}/{resource.plural}"
+            if key not in self._loops and not self._stopped.is_set():
+                trigger = self._trigger_for(resource)
+                loop = WatchLoop(Read(resource, None), self._context, trigger, quiet_first_list=False)
+                self._loops[key] = loop
+                loop.start()
+        self._resources = [resource for resource in resources if resource.plural in self._plurals()]
+        return True
+
+    def _resolve(self) -> list[ApiResource]:
+        """The kinds to watch; ReadError while the API cannot say."""
+        raise NotImplementedError
+
+    def _plurals(self) -> set[str]:
+        """Which of the watched kinds are listed and rendered (others only trigger)."""
+        raise NotImplementedError
+
+    def _trigger_for(self, resource: ApiResource) -> Callable[[], None]:
+        """What a watch of `resource` calls on each event."""
+        return self.trigger
+
+    def _fetch(self) -> None:
+        try:
+            self._objects = {resource.plural: self.reader.fetch(Read(resource, None)) for resource in self._resources}
+        except ReadError as err:
+            self._tell(False, str(err))
+            return
+        self._tell(True, "")
+
+    def _render(self) -> None:
+        raise NotImplementedError
+
+    def _tell(self, connected: bool, message: str) -> None:
+        if connected != self._connected:
+            self._connected = connected
+            _call(self.on_connection, connected, message)
+
+
+class ResourceFeed(_WatchedFeed):
     """The resources tree of a cluster, kept current by watches; `on_rows` gets each new tree and
     `on_connection(connected, message)` each change of reachability (the reader reconnects by itself)."""
+
+    thread_name = "resource-feed"
 
     def __init__(
         self,
@@ -67,91 +180,85 @@ class ResourceFeed:
         debounce: float = DEBOUNCE,
         age_interval: float = AGE_INTERVAL,
     ) -> None:
-        self.reader = reader
+        super().__init__(reader, on_connection, clock=clock, debounce=debounce, age_interval=age_interval)
         self.on_rows = on_rows
-        self.on_connection = on_connection
-        self.clock = clock
-        self.debounce = debounce
-        self.age_interval = age_interval
-        self._dirty = threading.Event()
-        self._stopped = threading.Event()
-        self._loops: list[_WatchLoop] = []
-        self._objects: dict[str, list[JSON]] | None = None
         self._rows: list[ResourceRow] | None = None
-        self._connected: bool | None = None
-        self._thread = threading.Thread(target=self._run, name="resource-feed", daemon=True)
 
-    def start(self) -> ResourceFeed:
-        self._thread.start()
-        return self
+    def _resolve(self) -> list[ApiResource]:
+        return [self.reader.resolve(kind, api_version) for kind, api_version in KINDS]
 
-    def stop(self) -> None:
-        self._stopped.set()
-        self._dirty.set()
-        for loop in self._loops:
-            loop.stop()
-        if self._thread.is_alive() and self._thread is not threading.current_thread():
-            self._thread.join(timeout=5)
-        for loop in self._loops:
-            loop.join()
-
-    def trigger(self) -> None:
-        """Read everything again soon (watch events call this)."""
-        self._dirty.set()
-
-    def _run(self) -> None:
-        resources = self._resolve()
-        if resources is None:
-            return
-        context = CheckContext(reader=self.reader)
-        for resource in resources:
-            loop = _WatchLoop(Read(resource, None), context, self.trigger, quiet_first_list=False)
-            self._loops.append(loop)
-            loop.start()
-        self._dirty.set()
-        while not self._stopped.is_set():
-            if self._dirty.wait(self.age_interval) and not self._stopped.is_set():
-                self._stopped.wait(self.debounce)
-                self._dirty.clear()
-                self._fetch(resources)
-            self._render()
-
-    def _resolve(self) -> list[ApiResource] | None:
-        """The watched kinds, once the API answers; None when stopped first."""
-        while not self._stopped.is_set():
-            try:
-                found = [self.reader.resolve(kind, api_version) for kind, api_version in KINDS]
-            except ReadError as err:
-                self._tell(False, str(err))
-                self._stopped.wait(RETRY_INTERVAL)
-                continue
-            return found
-        return None
-
-    def _fetch(self, resources: Sequence[ApiResource]) -> None:
-        try:
-            self._objects = {resource.plural: self.reader.fetch(Read(resource, None)) for resource in resources}
-        except ReadError as err:
-            self._tell(False, str(err))
-            return
-        self._tell(True, "")
+    def _plurals(self) -> set[str]:
+        return {kind for kind, _ in KINDS}
 
     def _render(self) -> None:
         if self._objects is None or self._stopped.is_set():
             return
         objects = self._objects
-        workloads = [
-            item for plural in ("deployments", "statefulsets", "daemonsets", "jobs") for item in objects[plural]
-        ]
+        workloads = [item for plural in WORKLOAD_PLURALS for item in objects[plural]]
         rows = resource_tree(objects["namespaces"], workloads, objects["replicasets"], objects["pods"], self.clock())
         if rows != self._rows:
             self._rows = rows
             _call(self.on_rows, rows)
 
-    def _tell(self, connected: bool, message: str) -> None:
-        if connected != self._connected:
-            self._connected = connected
-            _call(self.on_connection, connected, message)
+
+class GitOpsFeed(_WatchedFeed):
+    """The GitOps agents' sources and syncs (GitRepositories, Kustomizations, Applications), kept current by
+    watches on them; `on_rows` gets each new list and `on_connection` each change of reachability.
+
+    Kinds the cluster does not serve (an agent the lab does not run, or CRDs not installed yet) are left out;
+    while some are missing, CustomResourceDefinitions are watched too, so a kind installed later is picked up."""
+
+    thread_name = "gitops-feed"
+
+    def __init__(
+        self,
+        reader: Reader,
+        on_rows: Callable[[list[AgentRow]], None],
+        on_connection: Callable[[bool, str], None],
+        *,
+        debounce: float = DEBOUNCE,
+    ) -> None:
+        super().__init__(reader, on_connection, clock=time.time, debounce=debounce, age_interval=AGE_INTERVAL)
+        self.on_rows = on_rows
+        self._rows: list[AgentRow] | None = None
+        self._found: dict[str, ApiResource] = {}
+        self._look_again = True
+
+    def _resolve(self) -> list[ApiResource]:
+        """The agents' kinds found so far; missing ones are looked for again only after a CRD changed."""
+        from ..gitops.status import API_VERSIONS
+
+        if self._look_again:
+            for kind, api_version in API_VERSIONS.items():
+                if kind not in self._found:
+                    with contextlib.suppress(UnknownKind):
+                        self._found[kind] = self.reader.resolve(kind, api_version)
+            self._look_again = False
+        found = list(self._found.values())
+        if len(found) < len(API_VERSIONS):
+            found.append(self.reader.resolve(*CRDS))
+        return found
+
+    def _trigger_for(self, resource: ApiResource) -> Callable[[], None]:
+        if resource.plural != CRDS[0]:
+            return self.trigger
+
+        def crds_changed() -> None:
+            self._look_again = True
+            self.trigger()
+
+        return crds_changed
+
+    def _plurals(self) -> set[str]:
+        return {"gitrepositories", "kustomizations", "applications"}
+
+    def _render(self) -> None:
+        if self._objects is None or self._stopped.is_set():
+            return
+        rows = agent_rows(item for items in self._objects.values() for item in items)
+        if rows != self._rows:
+            self._rows = rows
+            _call(self.on_rows, rows)
 
 
 class _Poller:

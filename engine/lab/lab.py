@@ -1,6 +1,8 @@
-"""A course's lab: its embedded cluster, seeded and set up for the learner's current step.
+"""A course's lab: its cluster, seeded and set up for the learner's current step.
 
-A lab is one embedded cluster named after the course (`lab-<course>`). `up` starts it with the lab's image
+A lab is one cluster named after the course (`lab-<course>`), on the backend `choose` picks the first time
+(see engine.cluster.backend; engine.lab.backends says what differs on kind and on a shared cluster). `up`
+starts it with the lab's image
 catalogue, creates the lab's namespaces, applies its seed manifests and runs the setup of every step up to the
 current one, then returns: the step is ready. What has been done to the cluster is written to `lab.json` in
 the cluster's state folder (so it goes away with the cluster's objects), which makes `up` idempotent and lets
@@ -17,9 +19,10 @@ or another system namespace) are left as they are, so courses keep the learner's
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,21 +34,32 @@ from .. import paths
 from ..checks.context import CheckContext
 from ..checks.results import StepResult
 from ..checks.spec import Check
-from ..cluster import kubeconfig
-from ..cluster.embedded.backend import ClusterStatus, EmbeddedCluster
+from ..cluster.backend import (
+    EMBEDDED,
+    BackendChoice,
+    BackendOptions,
+    ClusterBackend,
+    ClusterStatus,
+    choose_backend,
+    make_cluster,
+    open_cluster,
+    recorded_backend,
+)
 from ..cluster.embedded.settings import ClusterSettings, PodTimings
+from ..cluster.existing import ExistingCluster
 from ..course import Course, Lab, Step, load_lab, load_manifests
 from ..course.problems import CourseError
 from ..errors import DriftlabError
 from ..gitops import crds
 from . import bootstrap
-from .daemon import LabDaemon, stop_all
+from .daemon import LabDaemon, LabDaemonStatus, stop_all
 from .names import LAB_PREFIX, cluster_name
 from .progress import CourseProgress, ProgressStore
 from .runner import ActionRunner, SetupError
 from .trust import require_trust, shell_code
 
 if TYPE_CHECKING:
+    from ..cluster.existing import NamespaceOwner
     from ..gitops.status import AgentObject
     from ..pipeline import Run
 
@@ -53,6 +67,7 @@ RECORD_FILE = "lab.json"
 KUBECONFIG_FILE = "lab.kubeconfig"
 SYSTEM_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
 NAMESPACE_DELETE_TIMEOUT = "120s"
+SHOWN_PROBLEMS = 8
 
 PhaseCallback = Callable[[str, str, str], None]
 """Told `(phase, state, detail)` while `up` works: phases `cluster`, `git`, `seed`, `agent`, `setup`; states `running`,
@@ -133,6 +148,8 @@ class LabRuntime:
     `retry` is the command line shown to a learner who must add --trust. `cluster`, `timings`, `store`
     and `workdir` let `course test` run a throwaway copy with its own cluster, progress and working folder;
     `agent_scale` shrinks the GitOps agents' intervals there (see `engine.gitops.controller.Timing`).
+    `backend` is the backend asked for (`--backend`), `options` what it needs (context, learner), and `say`
+    receives the lines worth telling while the lab starts (the backend chosen, kind's progress).
     """
 
     def __init__(
@@ -146,12 +163,20 @@ class LabRuntime:
         timings: PodTimings | None = None,
         workdir: Path | None = None,
         agent_scale: float = 1.0,
+        backend: str | None = None,
+        options: BackendOptions | None = None,
+        say: Callable[[str], None] | None = None,
     ) -> None:
         self.course = course
         self.trusted = trusted
         self.retry = retry or f"the same command with --trust (course {course.folder})"
         self.store = store if store is not None else ProgressStore()
-        self.cluster = EmbeddedCluster(cluster or cluster_name(course.name))
+        self._cluster_name = paths.check_name(cluster or cluster_name(course.name))
+        self.requested_backend = backend
+        self.options = options or BackendOptions()
+        self.say = say or _unsaid
+        self.choice: BackendChoice | None = None
+        self._cluster: ClusterBackend | None = None
         self.timings = timings
         self.workdir = workdir or course.folder
         self.agent_scale = agent_scale
@@ -165,7 +190,46 @@ class LabRuntime:
 
     @property
     def cluster_name(self) -> str:
-        return self.cluster.name
+        return self._cluster_name
+
+    @property
+    def cluster(self) -> ClusterBackend:
+        """The lab's cluster on the backend it was made with (embedded when it was never made)."""
+        if self._cluster is None:
+            self._cluster = open_cluster(self._cluster_name, None, self.options)
+        return self._cluster
+
+    @property
+    def shared(self) -> bool:
+        """Whether the lab runs on a shared cluster, in the learner's prefixed namespaces."""
+        return isinstance(self.cluster, ExistingCluster)
+
+    def choose(self) -> BackendChoice:
+        """The backend (decided once): the one the lab's cluster was made with, else `choose_backend`'s."""
+        if self.choice is not None:
+            return self.choice
+        made = recorded_backend(self._cluster_name)
+        found = open_cluster(self._cluster_name, self.requested_backend, self.options)
+        if made is not None and found.exists():
+            self.choice = BackendChoice(found.backend, "the lab's cluster was made on it", obvious=True)
+            found = make_cluster(self._cluster_name, found.backend, self._backend_options(found.backend))
+        else:
+            self.choice = choose_backend(self.lab.backend, self.requested_backend)
+            found = make_cluster(self._cluster_name, self.choice.name, self._backend_options(self.choice.name))
+        self._cluster = found
+        return self.choice
+
+    def _backend_options(self, backend: str) -> BackendOptions:
+        if backend != "kind":
+            return self.options
+        from .backends import node_ports
+
+        return dataclasses.replace(self.options, node_ports=tuple(node_ports(self.course, self.lab)))
+
+    def namespace_of(self, name: str) -> str:
+        """Where a namespace the course names is in the cluster: the learner's own on a shared cluster."""
+        cluster = self.cluster
+        return cluster.namespace(name) if isinstance(cluster, ExistingCluster) else name
 
     @property
     def lab(self) -> Lab:
@@ -182,8 +246,9 @@ class LabRuntime:
         return self.cluster_name
 
     def daemon(self) -> LabDaemon | None:
-        """The daemon serving the lab's Git repos, running their pipelines and hosting its GitOps agents; None
-        when the lab has neither repos nor agents."""
+        """The daemon serving the lab's Git repos, running their pipelines and hosting its GitOps agents (the
+        embedded ones: on other backends the real agents run in the cluster); None when the lab has neither
+        repos nor agents."""
         if not self.lab.repos and not self.lab.agents:
             return None
         return LabDaemon(
@@ -191,9 +256,16 @@ class LabRuntime:
             self.lab.folder / "repos",
             self.kubeconfig_path(),
             self.cluster_name,
-            agents=self.lab.agents,
+            agents=self.lab.agents if self.cluster.embedded_agents else [],
             agent_scale=self.agent_scale,
+            hosts=self.git_hosts,
         )
+
+    def git_hosts(self) -> list[str]:
+        """Addresses the Git server listens on besides 127.0.0.1, for agents inside the cluster (the kind
+        network's gateway); none on the embedded cluster, whose agents run beside the Git server."""
+        host = self.cluster.agent_git_host()
+        return [host] if host and host != "127.0.0.1" else []
 
     def namespaces(self) -> list[str]:
         """Namespaces created at lab up: the lab's, then the course's own (system namespaces exist already)."""
@@ -202,7 +274,22 @@ class LabRuntime:
 
     def reset_namespaces(self) -> list[str]:
         """Namespaces that reset deletes: those created at lab up, and the Namespaces among the seed manifests."""
-        found = self.namespaces()
+        found = self.namespaces() + self._seed_namespaces()
+        return [name for name in dict.fromkeys(found) if name not in SYSTEM_NAMESPACES]
+
+    def shared_namespaces(self) -> list[str]:
+        """The namespaces the lab names, as the course writes them, `default` included: on a shared cluster each
+        becomes one of the learner's (the kube-* ones are never the lab's)."""
+        from .backends import lab_namespace_names
+
+        return lab_namespace_names(self.course, self.lab)
+
+    def owned_namespaces(self) -> list[str]:
+        """On a shared cluster, the learner's namespaces this lab creates, resets and deletes."""
+        return [self.namespace_of(name) for name in self.shared_namespaces()]
+
+    def _seed_namespaces(self) -> list[str]:
+        found: list[str] = []
         for path in self.lab.seed_paths():
             try:
                 manifests = load_manifests(path)
@@ -213,7 +300,7 @@ class LabRuntime:
                 for item in manifests
                 if item.get("kind") == "Namespace" and item.get("apiVersion") == "v1"
             ]
-        return [name for name in dict.fromkeys(found) if name not in SYSTEM_NAMESPACES]
+        return found
 
     # Progress -------------------------------------------------------------------------------------------------
 
@@ -277,21 +364,56 @@ class LabRuntime:
         return self.status(evaluate=False)
 
     def start(self) -> ClusterStatus:
-        """The cluster running with the lab's settings, and the lab's kubeconfig written."""
-        if self.lab.backend == "kind":
-            raise DriftlabError(
-                f"lab {self.lab.name!r} runs only on the kind backend, and this driftlab has only the embedded one"
-            )
-        lab_settings(self.lab, self.timings).save(self.cluster.state_dir)
-        status = self.cluster.up()
+        """The cluster running with the lab's settings, the lab's kubeconfig written, and on a real cluster the
+        lab's real GitOps agents installed."""
+        try:
+            choice = self.choose()
+        except DriftlabError as err:
+            if self.lab.backend == "kind":
+                raise DriftlabError(f"lab {self.lab.name!r} runs only on the kind backend: {err}") from None
+            raise
+        if not choice.obvious:
+            self.say(choice.message)
+        cluster = self.cluster
+        if cluster.backend == EMBEDDED:
+            lab_settings(self.lab, self.timings).save(cluster.state_dir)
+        if self.shared:
+            self._require_shareable()
+        status = cluster.up(progress=self.say)
         self._write_kubeconfig(status)
+        if self.lab.agents and not cluster.embedded_agents:
+            self.install_agents()
         return status
+
+    def _require_shareable(self) -> None:
+        from .backends import shared_cluster_problems
+
+        problems = shared_cluster_problems(self.course, self.lab, self.shared_namespaces())
+        if problems:
+            listing = "\n".join(f"  - {problem}" for problem in problems[:SHOWN_PROBLEMS])
+            more = len(problems) - SHOWN_PROBLEMS
+            if more > 0:
+                listing += f"\n  ... and {more} more: driftlab course validate --backend existing {self.course.folder}"
+            raise DriftlabError(
+                f"course {self.name!r} cannot run on a shared cluster (the existing backend):\n{listing}\n"
+                "Run it on the embedded or kind backend (--backend embedded)."
+            )
+
+    def install_agents(self) -> None:
+        """Install the real Flux / Argo CD of the lab into its cluster (pinned releases; idempotent)."""
+        from .backends import install_agents
+
+        install_agents(self.lab.agents, self.kubeconfig_path(), self.say)
 
     def seed(self) -> None:
         """Create the lab's namespaces and apply its seed manifests, through kubectl, in one call."""
+        if self.shared:
+            self._seed_shared()
+            return
         namespaces = self.namespaces()
         documents = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}} for name in namespaces]
-        agent_crds = [str(path) for path in crds.files(self.lab.agents)]
+        agents = self.lab.agents if self.cluster.embedded_agents else []
+        agent_crds = [str(path) for path in crds.files(agents)]
         sources = (["-"] if documents else []) + agent_crds + [str(path) for path in self.lab.seed_paths()]
         if sources:
             try:
@@ -299,6 +421,34 @@ class LabRuntime:
             except SetupError as err:
                 raise SetupError(f"seeding lab {self.lab.name!r} failed:\n{err}") from None
         self._save_record({"seeded": True, "prepared": []})
+
+    def _seed_shared(self) -> None:
+        """On a shared cluster: claim the learner's namespaces (refusing foreign ones), then apply the seed
+        manifests with their namespaces mapped."""
+        from .backends import seed_documents
+
+        with self._owner() as owner:
+            owner.claim(self.owned_namespaces())
+        documents = [doc for doc in seed_documents(self.lab, self.namespace_of) if doc.get("kind") != "Namespace"]
+        if documents:
+            try:
+                self.runner().apply(["-"], stdin=yaml.safe_dump_all(documents, sort_keys=False))
+            except SetupError as err:
+                raise SetupError(f"seeding lab {self.lab.name!r} failed:\n{err}") from None
+        self._save_record({"seeded": True, "prepared": []})
+
+    @contextlib.contextmanager
+    def _owner(self) -> Iterator[NamespaceOwner]:
+        from ..cluster.client import KubeClient
+
+        cluster = self.cluster
+        if not isinstance(cluster, ExistingCluster):
+            raise DriftlabError("only a lab on a shared cluster owns namespaces")
+        client = KubeClient(self.kubeconfig_path())
+        try:
+            yield cluster.owner(client)
+        finally:
+            client.close()
 
     def bootstrap(self) -> None:
         """Apply the lab's bootstrap manifests with the running Git server's URL and deploy account (on every
@@ -312,12 +462,31 @@ class LabRuntime:
         from ..gitserver.credentials import Credentials
 
         deploy = Credentials.load(paths.git_credentials_file(daemon.name)).deploy
-        values = bootstrap.variables(served.git_url, deploy.username, deploy.password)
+        git_url = self._agent_git_url(served)
+        if not self.cluster.embedded_agents:
+            from .backends import agent_credentials
+
+            repos = [repo.name for repo in self.lab.repos]
+            agent_credentials(self.lab.agents, self.kubeconfig_path(), git_url, repos, deploy.username, deploy.password)
+        values = bootstrap.variables(git_url, deploy.username, deploy.password)
         documents = "\n---\n".join(bootstrap.render(path, values) for path in self.lab.bootstrap_paths())
         try:
             self.runner().apply(["-"], stdin=documents)
         except SetupError as err:
             raise SetupError(f"bootstrapping lab {self.lab.name!r} failed:\n{err}") from None
+
+    def _agent_git_url(self, served: LabDaemonStatus) -> str:
+        """The Git server's URL as the agents reach it: 127.0.0.1 beside the embedded cluster, the kind
+        network's gateway from inside a kind cluster."""
+        if self.cluster.embedded_agents:
+            return served.git_url or ""
+        url = served.url_on(served.hosts[0]) if served.hosts else None
+        if url is None:
+            raise DriftlabError(
+                f"the Git server of lab {self.lab.name!r} does not listen where the cluster's agents can reach it; "
+                f"run `driftlab lab up {self.name}` again"
+            )
+        return url
 
     def prepare(self, step: Step) -> None:
         """Run the step's setup unless it already ran since the lab was last seeded."""
@@ -346,6 +515,9 @@ class LabRuntime:
         self._write_kubeconfig(status)
         self._save_record({"seeded": False, "prepared": []})
         names = self.reset_namespaces()
+        if self.shared:
+            with self._owner() as owner:
+                names = owner.require_owned(self.owned_namespaces())
         if names:
             result = self.runner().kubectl(
                 "delete",
@@ -469,21 +641,33 @@ class LabRuntime:
         return CheckOutcome(step, result, True, following, following is None, error)
 
     def context(self) -> CheckContext:
-        return CheckContext.from_kubeconfig(
+        """What checks read: on a shared cluster through the learner's namespaces (the course's names are kept
+        in the context, and mapped on every read)."""
+        context = CheckContext.from_kubeconfig(
             self.kubeconfig_path(), self.course.namespace, cwd=self.workdir, lab=self.state_name
         )
+        if self.shared:
+            from .backends import MappedReader
+
+            context.reader = MappedReader(context.reader, self.namespace_of)
+        return context
 
     def runner(self) -> ActionRunner:
+        if self.shared:
+            from .backends import MappedActionRunner
+
+            namespace = self.namespace_of(self.course.namespace)
+            return MappedActionRunner(self.kubeconfig_path(), namespace, self.workdir, mapper=self.namespace_of)
         return ActionRunner(self.kubeconfig_path(), self.course.namespace, self.workdir)
 
     def kubeconfig_text(self) -> str:
-        """A kubeconfig for the lab whose context's namespace is the course's."""
+        """A kubeconfig for the lab whose context's namespace is the course's (the learner's, when shared)."""
         if not self.cluster.exists():
             raise DriftlabError(f"course {self.name!r} has no lab yet; start it with: driftlab lab up {self.name}")
         status = self.cluster.status()
         if status.server is None:
             raise DriftlabError(f"the lab of course {self.name!r} never started; run: driftlab lab up {self.name}")
-        return kubeconfig.render(self.cluster_name, status.server, self.course.namespace)
+        return self.cluster.kubeconfig(self.course.namespace)
 
     def kubeconfig_path(self) -> Path:
         return paths.clusters_dir() / self.cluster_name / KUBECONFIG_FILE
@@ -511,8 +695,7 @@ class LabRuntime:
 
     def _write_kubeconfig(self, status: ClusterStatus) -> None:
         if status.server is not None:
-            text = kubeconfig.render(self.cluster_name, status.server, self.course.namespace)
-            _write_private(self.kubeconfig_path(), text)
+            _write_private(self.kubeconfig_path(), self.cluster.kubeconfig(self.course.namespace))
 
     def _record(self) -> dict[str, Any]:
         """What has been done to the cluster for this course (nothing, when the cluster is new)."""
@@ -536,6 +719,10 @@ class LabRuntime:
 
 def _untold(phase: str, state: str, detail: str) -> None:
     """The phase callback of an `up` nobody watches."""
+
+
+def _unsaid(line: str) -> None:
+    """The `say` of a lab nobody listens to."""
 
 
 def _write_private(path: Path, text: str) -> None:
@@ -567,4 +754,4 @@ def down_all(purge: bool = False, prefixes: Sequence[str] = (LAB_PREFIX,)) -> li
     """Stop every lab's daemon and cluster; returns each cluster's name with whether it was running."""
     names = lab_clusters(prefixes)
     stop_all(set(names))
-    return [(name, EmbeddedCluster(name).down(purge=purge)) for name in names]
+    return [(name, open_cluster(name).down(purge=purge)) for name in names]

@@ -5,12 +5,15 @@ second or more, and neither needs the other once the course's name and lab are k
 course.yaml and lab.yaml tells both, with few imports, so the cluster's daemon is started first and the
 course is loaded meanwhile. When the quick look was wrong (an unusual layout), or the course turns out
 invalid or untrusted or cannot be set up, the cluster started early is stopped again, and removed if it
-did not exist before.
+did not exist before. Only the embedded cluster starts early, and only when it is sure to be the lab's: the
+lab runs only there, the embedded backend was asked for, or the lab's embedded cluster exists already.
 """
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from .. import paths
+from ..cluster.backend import BACKEND_ENV, EMBEDDED, BackendOptions, recorded_backend
 from ..cluster.embedded.backend import EmbeddedCluster
 from ..cluster.embedded.settings import ClusterSettings
 from ..errors import DriftlabError
@@ -42,14 +46,29 @@ class Peek:
     name: str
     lab_folder: Path
     images: Path | None
+    backend: str = "any"
 
 
-def up_course(path: str, *, trusted: bool = False, retry: str = "", store: ProgressStore | None = None) -> LabStatus:
-    """Bring up the lab of the course at `path` (a folder, a course.yaml, or a shipped course's name)."""
+def up_course(
+    path: str,
+    *,
+    trusted: bool = False,
+    retry: str = "",
+    store: ProgressStore | None = None,
+    backend: str | None = None,
+    options: BackendOptions | None = None,
+    say: Callable[[str], None] | None = None,
+) -> LabStatus:
+    """Bring up the lab of the course at `path` (a folder, a course.yaml, or a shipped course's name) on
+    `backend` (None: the one `LabRuntime.choose` picks); `say` hears the backend chosen and slow progress."""
     peek = peek_course(path)
-    cluster = EmbeddedCluster(cluster_name(peek.name)) if peek is not None else None
+
+    def up(course: Course) -> LabStatus:
+        return _up(course, trusted, retry, store, backend, options, say)
+
+    cluster = EmbeddedCluster(cluster_name(peek.name)) if peek is not None and _surely_embedded(peek, backend) else None
     if peek is None or cluster is None or (cluster.exists() and cluster.status().running):
-        return _up(_load(path), trusted, retry, store)
+        return up(_load(path))
     existed = cluster.exists()
     with ThreadPoolExecutor(max_workers=1) as pool:
         loading = pool.submit(_load, path)
@@ -63,10 +82,21 @@ def up_course(path: str, *, trusted: bool = False, retry: str = "", store: Progr
     if cluster_name(course.name) != cluster.name or course.lab_folder.resolve() != peek.lab_folder:
         cluster.down(purge=not existed)
     try:
-        return _up(course, trusted, retry, store)
+        return up(course)
     except DriftlabError:
         cluster.down(purge=not existed)
         raise
+
+
+def _surely_embedded(peek: Peek, backend: str | None) -> bool:
+    """Whether the lab will run on the embedded cluster whatever the machine offers."""
+    made = recorded_backend(cluster_name(peek.name))
+    if made is not None:
+        return made == EMBEDDED and backend in (None, EMBEDDED)
+    if backend is not None:
+        return backend == EMBEDDED and peek.backend in (EMBEDDED, "any")
+    wanted = os.environ.get(BACKEND_ENV, "").strip()
+    return peek.backend == EMBEDDED or (peek.backend == "any" and wanted == EMBEDDED)
 
 
 def _load(path: str) -> Course:
@@ -75,10 +105,19 @@ def _load(path: str) -> Course:
     return load_course(path)
 
 
-def _up(course: Course, trusted: bool, retry: str, store: ProgressStore | None) -> LabStatus:
+def _up(
+    course: Course,
+    trusted: bool,
+    retry: str,
+    store: ProgressStore | None,
+    backend: str | None = None,
+    options: BackendOptions | None = None,
+    say: Callable[[str], None] | None = None,
+) -> LabStatus:
     from .lab import LabRuntime
 
-    return LabRuntime(course, trusted=trusted, retry=retry, store=store).up()
+    runtime = LabRuntime(course, trusted=trusted, retry=retry, store=store, backend=backend, options=options, say=say)
+    return runtime.up()
 
 
 def peek_course(path: str) -> Peek | None:
@@ -99,7 +138,8 @@ def peek_course(path: str) -> Peek | None:
     for folder in _lab_folders(lab_name, source.resolve()):
         lab = _read(folder / LAB_FILE)
         if lab is not None and lab.get("backend") != "kind":
-            return Peek(source.resolve().parent.name, folder.resolve(), _images(lab, folder))
+            backend = lab.get("backend") if isinstance(lab.get("backend"), str) else "any"
+            return Peek(source.resolve().parent.name, folder.resolve(), _images(lab, folder), backend)
     return None
 
 

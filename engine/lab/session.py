@@ -3,15 +3,18 @@
 The TUI draws what this module (and catalogue.py, the course list) hands it and calls back into it; it does
 nothing else. Everything here is plain Python (no UI toolkit): starting a lab with a progress event per phase
 and cancellation, a live watch of the current step's checks, hints, the solution, reset, moving between steps,
-the learner's shell, and the feeds of the lab panel. Calls that take time (start, reset, moving to a step whose setup
-must run, recording a pass) block, so a UI runs them off its drawing thread; watches and feeds call back on
-threads of their own.
+the learner's shell, demo mode's shell and typist, and the feeds of the lab panel (resources, Git, pipelines,
+GitOps agents). Calls that take time (start, reset, moving to a step whose setup must run, recording a pass,
+starting the demo's shell) block, so a UI runs them off its drawing thread; watches, feeds and the demo call
+back on threads of their own.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import shlex
+import sys
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -32,7 +35,9 @@ from .trust import require_trust, shell_code
 if TYPE_CHECKING:
     from ..checks.watcher import CheckWatcher
     from ..pipeline import LogLine, Run
-    from .feeds import GitFeed, PipelineFeed, ResourceFeed
+    from .demo import Clock, DemoAction, DemoEvent, DemoPlayer, Rhythm, ScreenShot
+    from .feeds import GitFeed, GitOpsFeed, PipelineFeed, ResourceFeed
+    from .resources_view import AgentRow
 
 CLUSTER, SEED, GIT, AGENT, SETUP = "cluster", "seed", "git", "agent", "setup"
 PHASES = (CLUSTER, SEED, GIT, AGENT, SETUP)
@@ -212,6 +217,11 @@ class LabSession:
     def has_repos(self) -> bool:
         return bool(self.runtime.lab.repos)
 
+    @property
+    def agents(self) -> list[str]:
+        """The GitOps agents the lab runs (`flux`, `argocd`); empty for a lab without any."""
+        return list(self.runtime.lab.agents)
+
     # Progress -------------------------------------------------------------------------------------------------
 
     def progress(self) -> CourseProgress:
@@ -383,6 +393,54 @@ class LabSession:
         """How to start the learner's shell with the lab's environment (as `driftlab shell` does)."""
         return prepare_shell(self.runtime)
 
+    def demo(
+        self,
+        on_screen: Callable[[ScreenShot], None],
+        on_event: Callable[[DemoEvent], None],
+        *,
+        rows: int,
+        columns: int,
+        rhythm: Rhythm | None = None,
+        clock: Clock | None = None,
+    ) -> DemoPlayer:
+        """A started demo player: bash with the lab's environment (as `driftlab shell` sets it, plus driftlab on
+        PATH and no pager), in the course's folder, on a `rows` × `columns` screen. Blocking (bash starts)."""
+        import shutil
+
+        from .demo import DemoError, start_demo
+
+        bash = shutil.which("bash")
+        if bash is None:
+            raise DemoError("demo mode types into bash, which was not found on PATH")
+        launch = prepare_shell(self.runtime, shell=bash)
+        driftlab_bin = str(Path(sys.executable).parent)
+        env = {**launch.env, "PATH": f"{launch.env.get('PATH', '')}{os.pathsep}{driftlab_bin}"}
+        launch = ShellLaunch(launch.program, launch.args, env, launch.marker)
+        folder = self.runtime.kubeconfig_path().parent / SHELL_FOLDER / "demo"
+        return start_demo(
+            launch,
+            folder,
+            self.runtime.workdir,
+            on_screen,
+            on_event,
+            rows=rows,
+            columns=columns,
+            rhythm=rhythm,
+            clock=clock,
+        )
+
+    def demo_actions(self, step: Step) -> list[DemoAction]:
+        """What the demo types for `step`: its solution's file edits, then its commands."""
+        from .demo import demo_actions
+
+        require_trust(
+            self.course,
+            shell_code([step], setup=False, checks=False, solutions=True),
+            self.runtime.trusted,
+            self.runtime.retry,
+        )
+        return demo_actions(step, self.runtime.workdir)
+
     def block_launch(self, code: str) -> ShellLaunch:
         """The learner's shell with a code block's commands in its history, to run (or change) one by one."""
         folder = self.runtime.kubeconfig_path().parent / SHELL_FOLDER / "block"
@@ -408,6 +466,17 @@ class LabSession:
         feed = GitFeed(paths.git_repos_dir(self.runtime.state_name), repos, on_history)
         feed.start()
         return feed
+
+    def gitops(
+        self, on_rows: Callable[[list[AgentRow]], None], on_connection: Callable[[bool, str], None]
+    ) -> GitOpsFeed:
+        """A started feed of the GitOps agents' sources and syncs (GitRepositories, Kustomizations,
+        Applications)."""
+        from ..checks.kube import KubeReader
+        from .feeds import GitOpsFeed
+
+        reader = KubeReader(self.runtime.kubeconfig_path())
+        return GitOpsFeed(reader, on_rows, on_connection).start()
 
     def pipelines(
         self, on_runs: Callable[[list[Run]], None], on_log: Callable[[int, list[LogLine], bool], None]

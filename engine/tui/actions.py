@@ -116,6 +116,15 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec(
         "lesson.lab_tab", "next_lab_tab", "l", "Lab tab", "Show the next tab of the lab panel", LESSON, show=False
     ),
+    ActionSpec(
+        "lesson.demo",
+        "demo",
+        "d",
+        "Demo",
+        "Type this step's solution into a shell with a human rhythm, for an audience (asks first); d or esc stops it",
+        LESSON,
+        show=False,
+    ),
     ActionSpec("lesson.back", "back", "escape", "Back", "Back to the course list (cancels a starting lab)", LESSON),
     ActionSpec("dialog.close", "close", "escape", "Close", "Close this window", DIALOG, palette=False),
 )

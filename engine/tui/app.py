@@ -29,6 +29,7 @@ from .widgets.terminal_pane import terminal_available
 
 if TYPE_CHECKING:
     from ..cluster.embedded.settings import PodTimings
+    from ..lab.demo import DemoSettings
     from ..lab.session import LabSession
 
 SessionFactory = Callable[[str], "LabSession"]
@@ -67,7 +68,8 @@ class ActionCommands(Provider):
 
 
 class DriftlabApp(App[None]):
-    """`course` opens that course at once; `session_factory` and `catalogue` replace the engine in tests."""
+    """`course` opens that course at once; `demo` sets demo mode up for the lessons (`driftlab start --demo`);
+    `session_factory` and `catalogue` replace the engine in tests."""
 
     TITLE = "driftlab"
     COMMANDS = App.COMMANDS | {ActionCommands}
@@ -96,6 +98,7 @@ class DriftlabApp(App[None]):
         session_factory: SessionFactory | None = None,
         catalogue: Catalogue | None = None,
         terminal: bool | None = None,
+        demo: DemoSettings | None = None,
     ) -> None:
         super().__init__()
         self.course = course
@@ -109,6 +112,7 @@ class DriftlabApp(App[None]):
         self.catalogue = catalogue or (lambda: course_catalogue(self.courses_root, self.store))
         self.quick_catalogue = None if catalogue else (lambda: quick_catalogue(self.courses_root, self.store))
         self.terminal = terminal_available() if terminal is None else terminal
+        self.demo = demo
         self.keymap: dict[str, str] = {}
         self.opened: list[str] = []
 
@@ -166,7 +170,7 @@ class DriftlabApp(App[None]):
 
         if message.session.course_arg not in self.opened:
             self.opened.append(message.session.course_arg)
-        lesson = LessonScreen(message.session, self.clock, terminal=self.terminal)
+        lesson = LessonScreen(message.session, self.clock, terminal=self.terminal, demo=self.demo)
         self.push_screen(lesson, lambda _: self.read_catalogue())
 
     # Help and failures --------------------------------------------------------------------------------------

@@ -523,6 +523,107 @@ def _gitops_sync(lab: Any, agent: str, url: str) -> None:
     )
 
 
+def _first_paint(home: Path, driftlab: Path, folder: Path) -> float:
+    """Milliseconds from starting `driftlab` in a tmux window to the picker painted with its course rows."""
+    from tests.tui.tmux import Tmux
+
+    env = {"DRIFTLAB_HOME": str(home), "HOME": str(home), "TERM": "xterm-256color", "LANG": "C.UTF-8",
+           "PATH": os.environ.get("PATH", "")}  # fmt: skip
+    tmux = Tmux(folder)
+    try:
+        start = time.perf_counter()
+        tmux.start([str(driftlab)], home, env)
+        tmux.wait_for(_course_row, "the picker's course rows", 30)
+        return (time.perf_counter() - start) * 1000
+    finally:
+        tmux.close()
+
+
+def _course_row(screen: str) -> bool:
+    """A row of the picker's table: a course's title and level on one line."""
+    return any("Release antipatterns" in line and "beginner" in line for line in screen.splitlines())
+
+
+def bench_tui_first_paint(home: Path, runs: int = 7) -> Figure | None:
+    """`driftlab` in a 120×40 tmux window, from starting it to the course picker painted with its rows."""
+    import shutil
+
+    name = "TUI: start to the picker painted with courses"
+    driftlab = Path(sys.executable).parent / "driftlab"
+    if shutil.which("tmux") is None or not driftlab.exists():
+        print(f"{name}: skipped, it needs tmux and the installed driftlab ({driftlab})", file=sys.stderr)
+        return None
+    samples = []
+    for i in range(runs):
+        folder = home / "tui-paint" / str(i)
+        folder.mkdir(parents=True)
+        samples.append(_first_paint(home / "tui-paint" / "home", driftlab, folder))
+    return Figure(name, statistics.median(samples), 1000, runs)
+
+
+def bench_tui_check_latency(home: Path, runs: int = 7) -> Figure:
+    """The lesson screen (Pilot, 120×40) on a real lab: from `kubectl create` returning to the step's check
+    painted ✓. Each run opens the app afresh on the first step, with the ConfigMap it wants deleted first."""
+    import asyncio
+
+    from engine.cluster.embedded.settings import PodTimings
+    from engine.lab.lab import down_all
+    from engine.lab.progress import ProgressStore
+    from engine.tui.app import DriftlabApp
+    from engine.tui.screens.lesson import LessonScreen
+    from engine.tui.widgets.checks_panel import ChecksPanel
+    from tests.tui.fakes import BASICS, COURSES
+
+    kubeconfig = home / "clusters" / "lab-basics" / "lab.kubeconfig"
+
+    def kubectl(*args: str) -> None:
+        _kubectl(kubeconfig, "-n", "work", *args)
+
+    async def once(store: ProgressStore) -> float:
+        app = DriftlabApp(
+            course=str(BASICS),
+            trusted=True,
+            courses_root=COURSES,
+            store=store,
+            timings=PodTimings().scaled(0),
+            keymap_file=home / "no-keys.toml",
+            terminal=False,
+        )
+        results: asyncio.Queue[bool] = asyncio.Queue()
+
+        def hook(message: Any) -> None:
+            if isinstance(message, LessonScreen.ChecksUpdated):
+                results.put_nowait(bool(message.result.passed))
+
+        async with app.run_test(size=(120, 40), message_hook=hook) as pilot:
+            while await asyncio.wait_for(results.get(), 90):
+                pass  # the first results fail: the ConfigMap was deleted
+            await pilot.pause()
+            await asyncio.to_thread(kubectl, "create", "configmap", "greeting", "--from-literal=message=hello")
+            changed = time.perf_counter()
+            while not await asyncio.wait_for(results.get(), 30):
+                pass
+            checks = app.screen.query_one(ChecksPanel)
+            while "✓" not in str(checks.query_one("#checks-lines").render()):
+                await pilot.pause()
+            await pilot.pause()
+            return (time.perf_counter() - changed) * 1000
+
+    samples = []
+    try:
+        for i in range(runs):
+            if i:
+                kubectl("delete", "configmap", "greeting", "--ignore-not-found")
+            store = ProgressStore(home / f"tui-latency-{i}.sqlite3")
+            try:
+                samples.append(asyncio.run(once(store)))
+            finally:
+                store.close()
+    finally:
+        down_all(purge=True)
+    return Figure("TUI: kubectl change → check painted ✓", statistics.median(samples), 500, runs)
+
+
 def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
@@ -549,6 +650,9 @@ def main() -> int:
         figures.append(bench_clone(home))
         figures += bench_lab_up(home)
         figures += bench_course_tests(home)
+        paint = bench_tui_first_paint(home)
+        figures += [paint] if paint is not None else []
+        figures.append(bench_tui_check_latency(home))
     width = max(len(f.name) for f in figures)
     print(f"{'figure':<{width}}  {'median':>10}  {'target':>10}  {'runs':>5}  ok")
     for f in figures:

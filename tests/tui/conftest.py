@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from engine.lab.demo import DemoSettings
 from engine.lab.progress import ProgressStore
 from engine.tui.app import DriftlabApp
 
@@ -31,9 +32,15 @@ def store(driftlab_home: Path) -> Iterator[ProgressStore]:
 
 @pytest.fixture
 def fake_app(store: ProgressStore) -> Callable[..., DriftlabApp]:
-    """An app whose sessions are FakeSessions; `script` goes to each FakeSession (hold, fail, results)."""
+    """An app whose sessions are FakeSessions; `script` goes to each FakeSession (hold, fail, results, agents,
+    cluster, outputs); `demo` sets demo mode up."""
 
-    def make(course: str | None = None, clock: Callable[[], float] = lambda: NOW, **script: Any) -> DriftlabApp:
+    def make(
+        course: str | None = None,
+        clock: Callable[[], float] = lambda: NOW,
+        demo: DemoSettings | None = None,
+        **script: Any,
+    ) -> DriftlabApp:
         app = DriftlabApp(
             course=course,
             courses_root=COURSES,
@@ -42,6 +49,7 @@ def fake_app(store: ProgressStore) -> Callable[..., DriftlabApp]:
             keymap_file=KEYS_FILE,
             session_factory=lambda arg: FakeSession(Path(arg), store, **script),
             terminal=False,
+            demo=demo,
         )
         return app
 

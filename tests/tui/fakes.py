@@ -1,18 +1,23 @@
 """A LabSession without a cluster, for snapshot tests: the real course, progress store and Markdown, and
-scripted lab events (phases, check results, resources), so every picture is the same on every run."""
+scripted lab events (phases, check results, resources, GitOps agents, a demo's shell), so every picture is the
+same on every run."""
 
 from __future__ import annotations
 
+import queue
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from engine.checks.memory import MemoryCluster
 from engine.checks.results import CheckResult, StepResult
 from engine.course import Step, load_course
+from engine.lab.demo import INSTANT, DemoEvent, DemoPlayer, Emulator, ScreenShot
+from engine.lab.feeds import GitOpsFeed
 from engine.lab.lab import CheckOutcome
 from engine.lab.progress import ProgressStore
-from engine.lab.resources_view import CommitRow, Meaning, RepoHistory, ResourceRow
+from engine.lab.resources_view import AgentRow, CommitRow, Meaning, RepoHistory, ResourceRow
 from engine.lab.session import DONE, PHASES, RUNNING, SKIPPED, LabCancelled, LabSession, PhaseEvent
 from engine.lab.shell import ShellLaunch
 from engine.pipeline import LogLine, Run
@@ -46,6 +51,45 @@ RUNS = [
     Run(1, "app", "refs/heads/main", "9a0b7c3" + "0" * 33, "0" * 40, "Seed the app", "driftlab", "driftlab",
         "succeeded", NOW - 3600, NOW - 3599, NOW - 3590, "", False),
 ]  # fmt: skip
+AGENT_ROWS = [
+    AgentRow(
+        "GitRepository",
+        "flux-system",
+        "fleet",
+        "main@sha1:4f9c2e10",
+        "True",
+        Meaning.OK,
+        "stored artifact for revision 'main@sha1:4f9c2e10'",
+    ),
+    AgentRow(
+        "Kustomization",
+        "flux-system",
+        "shop",
+        "main@sha1:9a0b7c30",
+        "False",
+        Meaning.ERROR,
+        "kustomize build failed: accumulating resources: 'apps/shop/sale.yaml' not found",
+    ),
+    AgentRow(
+        "Kustomization",
+        "flux-system",
+        "infra",
+        "main@sha1:4f9c2e10",
+        "Unknown",
+        Meaning.PENDING,
+        "Reconciliation in progress",
+    ),
+    AgentRow(
+        "Kustomization",
+        "flux-system",
+        "monitoring",
+        "main@sha1:4f9c2e10",
+        "True, suspended",
+        Meaning.KILLED,
+        "Applied revision: main@sha1:4f9c2e10",
+        suspended=True,
+    ),
+]
 LOG = [
     LogLine(1, 2, NOW - 28, None, "sys", "run 2 of app at 4f9c2e1: job deploy"),
     LogLine(2, 2, NOW - 27, 0, "out", "configmap/app-config configured"),
@@ -92,9 +136,62 @@ class FakeFeed:
         self.selected.append(run_id)
 
 
+class ScriptedShell:
+    """A shell for demo tests: echoes keys, and on Enter prints the line's scripted output, tells `on_run`, and
+    shows the prompt with the demo's mark."""
+
+    def __init__(self, token: str, prompt: str, outputs: dict[str, str], on_run: Callable[[str], None]) -> None:
+        self.token = token
+        self.prompt = prompt
+        self.outputs = outputs
+        self.on_run = on_run
+        self.line = ""
+        self.ran: list[str] = []
+        self.closed = False
+        self.gone = threading.Event()
+        self.out: queue.Queue[str] = queue.Queue()
+        self._prompt(0)
+
+    def _prompt(self, code: int) -> None:
+        self.out.put(f"\x1b]7770;{self.token};{code}\x07{self.prompt}")
+
+    def send(self, text: str) -> None:
+        for char in text:
+            if char == "\r":
+                line, self.line = self.line, ""
+                self.ran.append(line)
+                self.out.put("\r\n" + self.outputs.get(line, ""))
+                self.on_run(line)
+                self._prompt(0)
+            elif char == "\x03":
+                self.line = ""
+                self.out.put("^C\r\n")
+                self._prompt(130)
+            else:
+                self.line += char
+                self.out.put(char)
+
+    def read(self, timeout: float) -> str:
+        if self.closed:
+            raise EOFError
+        try:
+            return self.out.get(timeout=timeout)
+        except queue.Empty:
+            return ""
+
+    def resize(self, rows: int, columns: int) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed = True
+        self.gone.set()
+
+
 class FakeSession(LabSession):
     """`hold` keeps start() waiting after the cluster phase until released (to picture provisioning);
-    `fail` makes start() fail with that message; `results` is what the watch reports at once."""
+    `fail` makes start() fail with that message; `results` is what the watch reports at once. `agents` makes
+    the lab one with GitOps agents, whose feed hands `agent_rows`, or follows `cluster` (a MemoryCluster) when
+    given. The demo types into a ScriptedShell: running a step's last solution command makes its checks pass."""
 
     def __init__(self, course_folder: Path, store: ProgressStore, **script: Any) -> None:
         super().__init__(load_course(str(course_folder)), trusted=True, store=store)
@@ -106,6 +203,16 @@ class FakeSession(LabSession):
         self.feeds: list[FakeFeed] = []
         self.resets = 0
         self.calls: list[str] = []
+        self.fake_agents: list[str] = script.get("agents", [])
+        self.agent_rows: list[AgentRow] = script.get("agent_rows", list(AGENT_ROWS))
+        self.cluster: MemoryCluster | None = script.get("cluster")
+        self.outputs: dict[str, str] = script.get("outputs", {})
+        self.watched: list[tuple[Step, FakeWatch]] = []
+        self.shells: list[ScriptedShell] = []
+
+    @property
+    def agents(self) -> list[str]:
+        return list(self.fake_agents)
 
     def start(self, on_phase: Callable[[PhaseEvent], None], cancel: threading.Event | None = None) -> Any:
         from engine.errors import DriftlabError
@@ -129,6 +236,7 @@ class FakeSession(LabSession):
     def watch(self, step: Step, on_result: Callable[[StepResult], None]) -> Any:
         watch = FakeWatch(on_result)
         self.watches.append(watch)
+        self.watched.append((step, watch))
         result = self.results(step)
         watch.latest = result
         on_result(result)
@@ -162,6 +270,36 @@ class FakeSession(LabSession):
         on_runs(list(RUNS))
         on_log(2, list(LOG), True)
         return self._feed()
+
+    def gitops(self, on_rows: Callable[..., None], on_connection: Callable[..., None]) -> Any:
+        if self.cluster is not None:
+            return GitOpsFeed(self.cluster, on_rows, on_connection, debounce=0.01).start()
+        on_rows(list(self.agent_rows))
+        return self._feed()
+
+    def demo(
+        self,
+        on_screen: Callable[[ScreenShot], None],
+        on_event: Callable[[DemoEvent], None],
+        *,
+        rows: int,
+        columns: int,
+        rhythm: Any = None,
+        clock: Any = None,
+    ) -> DemoPlayer:
+        shell = ScriptedShell("fake", f"(driftlab:{self.name}) $ ", self.outputs, self._ran)
+        self.shells.append(shell)
+        return DemoPlayer(shell, Emulator(rows, columns), "fake", on_screen, on_event, rhythm=INSTANT).start()
+
+    def _ran(self, line: str) -> None:
+        """A step whose last solution command ran passes from now on, as a watch would see it."""
+        for step, watch in reversed(self.watched):
+            if step.solution is not None and step.solution.commands[-1:] == [line]:
+                self.results = passing
+                if not watch.stopped:
+                    watch.latest = passing(step)
+                    watch.on_result(watch.latest)
+                return
 
     def _feed(self) -> FakeFeed:
         feed = FakeFeed()

@@ -10,15 +10,16 @@ from typing import Any
 
 from textual.message import Message
 from textual.pilot import Pilot
-from textual.worker import WorkerCancelled
+from textual.worker import WorkerCancelled, WorkerFailed
 
 KEYS_FILE = Path("/home/learner/.config/driftlab/keys.toml")  # shown on the help screen; never read
 
 
 async def settle(pilot: Pilot[Any]) -> None:
-    """Wait until every worker finished and every message they posted was handled."""
+    """Wait until every worker finished and every message they posted was handled (a worker that fails is the
+    app's to report, as the lab's error dialog does)."""
     for _ in range(20):
-        with contextlib.suppress(WorkerCancelled):
+        with contextlib.suppress(WorkerCancelled, WorkerFailed):
             await pilot.app.workers.wait_for_complete()
         await pilot.pause()
         if not any(worker.is_running for worker in pilot.app.workers):

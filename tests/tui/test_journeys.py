@@ -1,6 +1,7 @@
 """The main journeys through the TUI, driven with Pilot against a real embedded lab (the basics course of
 tests/lab_courses): pick, provision, solve with kubectl, see the checks pass by themselves, move on; hints,
-reset, resume after quitting, and the dialog when the lab cannot start.
+reset, resume after quitting, demo mode typing a step's solution into a real bash, and the dialog when the lab
+cannot start.
 
 Nothing sleeps: tests await the messages the watches and workers post, and the workers themselves.
 """
@@ -19,6 +20,7 @@ from textual.pilot import Pilot
 
 from engine import proc
 from engine.cluster.embedded.settings import PodTimings
+from engine.lab.demo import INSTANT, PLAYED, DemoSettings
 from engine.lab.lab import down_all
 from engine.lab.progress import ProgressStore
 from engine.tui.app import DriftlabApp
@@ -26,6 +28,7 @@ from engine.tui.screens.dialogs import ConfirmDialog, ErrorDialog
 from engine.tui.screens.lesson import LessonScreen
 from engine.tui.screens.picker import PickerScreen
 from engine.tui.widgets.checks_panel import ChecksPanel
+from engine.tui.widgets.demo_pane import DemoPane, ScreenView
 from engine.tui.widgets.instructions import Instructions
 from engine.tui.widgets.step_list import StepList
 
@@ -45,7 +48,7 @@ def lab_home(driftlab_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
     down_all(purge=True)
 
 
-def make_app(store: ProgressStore, course: str | None = None) -> DriftlabApp:
+def make_app(store: ProgressStore, course: str | None = None, demo: DemoSettings | None = None) -> DriftlabApp:
     return DriftlabApp(
         course=course,
         trusted=True,
@@ -54,6 +57,7 @@ def make_app(store: ProgressStore, course: str | None = None) -> DriftlabApp:
         timings=PodTimings().scaled(0),
         keymap_file=KEYS_FILE,
         terminal=False,
+        demo=demo,
     )
 
 
@@ -191,6 +195,32 @@ def test_resume_after_quitting_opens_the_same_step_with_its_hints(lab_home: Path
         assert labels[0].startswith("✓ 1.") and labels[1].startswith("▶ 2.")
 
     drive(make_app(store), second_visit)
+
+
+def test_demo_mode_types_the_solution_into_bash_and_the_step_passes(lab_home: Path, store: ProgressStore) -> None:
+    async def journey(app: DriftlabApp, pilot: Pilot[Any], messages: Messages) -> None:
+        recorded = await messages.wait_for_type(LessonScreen.StepRecorded, timeout=90)
+        assert recorded.step.id == "greeting" and recorded.outcome.passed  # type: ignore[attr-defined]
+        await messages.wait_for(lambda m: isinstance(m, LessonScreen.DemoChanged) and m.event.kind == PLAYED)
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, LessonScreen)
+        assert kubectl(lab_home, "get", "configmap", "greeting", "-o", "jsonpath={.data.message}").stdout == "hello"
+        shot = screen.query_one(ScreenView).shot
+        assert shot is not None
+        typed = "".join(shot.text()).replace(" ", "")
+        assert "(driftlab:basics)" in typed and "kubectlcreateconfigmapgreeting--from-literal=message=hello" in typed
+        assert "configmap/greetingcreated" in typed
+        assert screen.query_one(ChecksPanel).has_class("-passed")
+        await pilot.press("escape")
+        await settle(pilot)
+        assert not screen.query(DemoPane) and app.screen is screen
+
+    app = make_app(store, str(BASICS), demo=DemoSettings(autostart=True, rhythm=INSTANT))
+    seen = drive(app, journey).seen
+    recorded = next(i for i, m in enumerate(seen) if isinstance(m, LessonScreen.StepRecorded))
+    assert not [m for m in seen[:recorded] if isinstance(m, events.Key)], "no key was pressed"
+    assert store.load("basics").passed("greeting")
 
 
 def test_an_error_dialog_says_why_the_lab_cannot_start(lab_home: Path, store: ProgressStore, tmp_path: Path) -> None:

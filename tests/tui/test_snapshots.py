@@ -1,4 +1,5 @@
-"""Pictures of the TUI at 120×40 and 80×24: the picker, the lesson in its main states, help and dialogs.
+"""Pictures of the TUI at 120×40 and 80×24: the picker, the lesson in its main states (the GitOps tab and demo
+mode among them), help and dialogs.
 
 Sessions are FakeSessions (scripted lab events, fixed resources and a fixed clock), so nothing on screen
 depends on time, ports or pod names. Update with `pytest tests/tui/test_snapshots.py --snapshot-update` after
@@ -15,8 +16,11 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
+from engine.lab.demo import INSTANT, DemoSettings
 from engine.lab.progress import ProgressStore
 from engine.tui.screens.lesson import LessonScreen
+from engine.tui.widgets.checks_panel import ChecksPanel
+from engine.tui.widgets.demo_pane import DemoPane
 
 from .fakes import BASICS, PIPELINES, passing
 from .pilots import settle
@@ -98,3 +102,31 @@ def test_reset_asks_first(snap_compare: Snap, fake_app: Any, size: Any) -> None:
 def test_error_dialog_when_the_lab_cannot_start(snap_compare: Snap, fake_app: Any, size: Any) -> None:
     app = fake_app(course=str(BASICS), fail="the embedded cluster 'lab-basics' did not start; port 6443 is taken")
     assert snap_compare(app, terminal_size=size, run_before=settle)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_the_gitops_tab_of_a_lab_with_flux(snap_compare: Snap, fake_app: Any, size: Any) -> None:
+    app = fake_app(course=str(BASICS), agents=["flux"])
+    assert snap_compare(app, terminal_size=size, run_before=then(lesson_ready, press("l")))
+
+
+async def demo_played(pilot: Pilot[Any]) -> None:
+    """Until the demo typed the first step's solution and the step is recorded (the demo runs on threads)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 10
+    while loop.time() < deadline:
+        await settle(pilot)
+        screen = pilot.app.screen
+        if isinstance(screen, LessonScreen) and screen.query(DemoPane):
+            played = "solution played" in str(screen.query_one(DemoPane).border_subtitle)
+            if played and screen.query_one(ChecksPanel).has_class("-recorded"):
+                return
+        await pilot.pause(0.02)
+    raise AssertionError("the demo did not play the step")
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_demo_mode_after_typing_the_first_step(snap_compare: Snap, fake_app: Any, size: Any) -> None:
+    outputs = {"kubectl create configmap greeting --from-literal=message=hello": "configmap/greeting created\r\n"}
+    app = fake_app(course=str(BASICS), demo=DemoSettings(autostart=True, rhythm=INSTANT), outputs=outputs)
+    assert snap_compare(app, terminal_size=size, run_before=demo_played)

@@ -1,5 +1,6 @@
 """The lab panel's live feeds: the resources tree follows watch events (and says when the API is gone and back),
-the Git feed follows a bare repo's branch, the pipeline feed follows runs and a run's log as it is written."""
+the GitOps feed follows the agents' sources and syncs (and picks up a kind installed later), the Git feed
+follows a bare repo's branch, the pipeline feed follows runs and a run's log as it is written."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from typing import Any
 import pytest
 
 from engine.checks.memory import MemoryCluster
-from engine.lab.feeds import GitFeed, PipelineFeed, ResourceFeed, repo_history
+from engine.checks.reader import ApiResource
+from engine.lab.feeds import GitFeed, GitOpsFeed, PipelineFeed, ResourceFeed, repo_history
 from engine.pipeline import PipelineStore
 
 NOW = 1_750_000_000.0
@@ -91,6 +93,65 @@ def test_the_feed_says_when_the_lab_is_gone_and_when_it_is_back(cluster: MemoryC
     cluster.put(pod("db", ready=True))
     connection.wait_until(lambda call: call[0] is True, after=connection.calls.index(lost))
     rows.wait_until(lambda call: ("db", "Running") in statuses(call))
+
+
+KUSTOMIZATIONS = ApiResource(
+    "kustomize.toolkit.fluxcd.io", "v1", "Kustomization", "kustomizations", True, "kustomization", ("ks",)
+)
+APPLICATIONS = ApiResource("argoproj.io", "v1alpha1", "Application", "applications", True, "application", ("app",))
+
+
+def kustomization(name: str, status: str, message: str) -> dict:
+    condition = {"type": "Ready", "status": status, "reason": "Progressing", "message": message}
+    return {
+        "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+        "kind": "Kustomization",
+        "metadata": {"name": name, "namespace": "flux-system"},
+        "status": {"conditions": [condition], "lastAppliedRevision": "main@sha1:" + "ab" * 20},
+    }
+
+
+def agent_states(call: tuple[Any, ...]) -> list[tuple[str, str, str]]:
+    return [(row.kind, row.name, row.ready) for row in call[0]]
+
+
+def test_the_gitops_feed_follows_syncs_and_picks_up_a_kind_installed_later() -> None:
+    cluster = MemoryCluster()
+    cluster.serve(KUSTOMIZATIONS)
+    cluster.put(kustomization("shop", "Unknown", "Reconciliation in progress"))
+    rows, connection = Recorder(), Recorder()
+    feed = GitOpsFeed(cluster, rows, connection, debounce=0.01).start()
+    try:
+        rows.wait_until(lambda call: agent_states(call) == [("Kustomization", "shop", "Unknown")])
+        connection.wait_until(lambda call: call == (True, ""))
+        cluster.put(kustomization("shop", "True", "Applied revision: main@sha1:abab"))
+        latest = rows.wait_until(lambda call: agent_states(call) == [("Kustomization", "shop", "True")])
+        assert latest[0][0].revision == "main@sha1:abababab"
+
+        cluster.serve(APPLICATIONS)
+        cluster.put({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+                     "metadata": {"name": "applications.argoproj.io"}})  # fmt: skip
+        cluster.put({"apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+                     "metadata": {"name": "web", "namespace": "argocd"},
+                     "status": {"sync": {"status": "Synced"}, "health": {"status": "Healthy"}}})  # fmt: skip
+        rows.wait_until(lambda call: ("Application", "web", "Synced/Healthy") in agent_states(call))
+    finally:
+        feed.stop()
+
+
+def test_the_gitops_feed_says_when_the_lab_is_gone() -> None:
+    cluster = MemoryCluster()
+    cluster.disconnect()
+    rows, connection = Recorder(), Recorder()
+    feed = GitOpsFeed(cluster, rows, connection, debounce=0.01).start()
+    try:
+        lost = connection.wait_until(lambda call: call[0] is False)
+        assert "cannot reach the cluster API" in lost[1]
+        cluster.reconnect()
+        connection.wait_until(lambda call: call[0] is True)
+        assert rows.wait_until(lambda call: True) == ([],)
+    finally:
+        feed.stop()
 
 
 def git(*args: str, cwd: Path) -> str:

@@ -5,25 +5,18 @@ from __future__ import annotations
 import shutil
 import sys
 import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 
 from ... import paths, proc
 from ...errors import DriftlabError
 from .. import kubeconfig
+from ..backend import ClusterStatus, Progress
 from .record import LOG_FILE, read_record
+
+__all__ = ["ClusterStatus", "EmbeddedCluster"]
 
 START_TIMEOUT = 20.0
 STOP_TIMEOUT = 10.0
-
-
-@dataclass(frozen=True)
-class ClusterStatus:
-    name: str
-    running: bool
-    pid: int | None
-    server: str | None
-    state_dir: Path
 
 
 def _answers(server: str) -> bool:
@@ -36,6 +29,9 @@ def _answers(server: str) -> bool:
 
 class EmbeddedCluster:
     """An embedded cluster named `name`, whose state lives under the driftlab home."""
+
+    backend = "embedded"
+    embedded_agents = True
 
     def __init__(self, name: str) -> None:
         self.name = paths.check_name(name)
@@ -55,8 +51,9 @@ class EmbeddedCluster:
         running = isinstance(pid, int) and proc.alive(pid) and server is not None and _answers(server)
         return ClusterStatus(self.name, running, pid if isinstance(pid, int) else None, server, self.state_dir)
 
-    def up(self) -> ClusterStatus:
-        """Start the daemon unless it already runs; return once the API answers."""
+    def up(self, progress: Progress | None = None) -> ClusterStatus:
+        """Start the daemon unless it already runs; return once the API answers (it starts too fast to need
+        `progress`)."""
         current = self.status()
         if current.running:
             return current
@@ -96,11 +93,15 @@ class EmbeddedCluster:
             shutil.rmtree(self.state_dir)
         return was_running
 
-    def kubeconfig(self) -> str:
+    def agent_git_host(self) -> str:
+        """The lab's daemon hosts the embedded agents, so they reach the Git server on the loopback address."""
+        return "127.0.0.1"
+
+    def kubeconfig(self, namespace: str | None = None) -> str:
         record = read_record(self.state_dir) if self.exists() else {}
         port = record.get("port")
         if not port:
             raise DriftlabError(
                 f"there is no cluster named {self.name!r}; create it with: driftlab cluster up --name {self.name}"
             )
-        return kubeconfig.render(self.name, f"http://127.0.0.1:{port}")
+        return kubeconfig.render(self.name, f"http://127.0.0.1:{port}", namespace or "default")

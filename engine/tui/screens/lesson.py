@@ -3,6 +3,10 @@
 Everything that takes time runs in thread workers that only post messages; the handlers below own every change
 on screen. Check results arrive from the engine's watch (no button needed; `c` forces an evaluation), and when
 they all pass the step is recorded and the next one offered.
+
+Demo mode (`d`, or `driftlab start COURSE --demo`) opens a pane on a bash that the engine's DemoPlayer types
+each step's solution into; the checks turn green by themselves as the cluster follows, and the next step is
+played when the presenter moves on (or by itself with auto-next). Esc stops it.
 """
 
 from __future__ import annotations
@@ -25,15 +29,18 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from ...checks.results import StepResult
 from ...course import Step
+from ...lab.demo import ENDED, FAILED, PLAYED, RAN, STOPPED, TYPING, DemoEvent, DemoSettings, ScreenShot
 from ...lab.lab import CheckOutcome
-from ...lab.resources_view import Meaning, RepoHistory, ResourceRow
+from ...lab.resources_view import AgentRow, Meaning, RepoHistory, ResourceRow
 from ...lab.session import LabCancelled, LabSession, PhaseEvent, StepState, block_commands, solution_markdown
 from ...lab.shell import ShellLaunch
 from ...lab.trust import UntrustedCourse
 from .. import actions
 from ..theme import meaning_colour
 from ..widgets.checks_panel import ChecksPanel
+from ..widgets.demo_pane import DemoPane
 from ..widgets.git_panel import GitPanel
+from ..widgets.gitops_panel import GitOpsPanel
 from ..widgets.instructions import Instructions, step_document
 from ..widgets.lab_panel import LabPanel
 from ..widgets.pipeline_panel import PipelinePanel
@@ -44,10 +51,12 @@ from ..widgets.terminal_pane import TerminalPane, pane_command
 from .dialogs import ConfirmDialog, ErrorDialog, failure_message
 
 if TYPE_CHECKING:
-    from ...lab.feeds import GitFeed, PipelineFeed, ResourceFeed
+    from ...lab.demo import DemoPlayer
+    from ...lab.feeds import GitFeed, GitOpsFeed, PipelineFeed, ResourceFeed
     from ...lab.session import StepWatch
     from ...pipeline import LogLine, Run
 
+MIN_TIMER = 0.01  # Textual's timers need a positive interval
 FAILURE_TITLES = {
     "start": "The lab cannot start",
     "step": "The step cannot be shown",
@@ -57,6 +66,8 @@ FAILURE_TITLES = {
     "reset": "The step could not be reset",
     "shell": "The shell cannot start",
     "feeds": "The lab panel cannot read the lab",
+    "demo": "The demo cannot start",
+    "demo-play": "The demo cannot play this step",
 }
 
 
@@ -83,6 +94,8 @@ class LessonScreen(Screen[None]):
     LessonScreen #flash.-success { color: $status-ok; }
     LessonScreen.-narrow #steps { display: none; }
     LessonScreen.-narrow #checks { width: 1fr; }
+    LessonScreen.-demo #instructions { height: 2fr; }
+    LessonScreen #demo-pane { height: 3fr; }
     """
     BINDINGS = actions.bindings(actions.LESSON)
     SCOPE = actions.LESSON
@@ -179,20 +192,69 @@ class LessonScreen(Screen[None]):
             self.lines = lines
             self.fresh = fresh
 
+    class AgentsUpdated(Message):
+        def __init__(self, rows: list[AgentRow]) -> None:
+            super().__init__()
+            self.rows = rows
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, LessonScreen.AgentsUpdated)
+
+    class AgentsConnection(Message):
+        def __init__(self, connected: bool, message: str) -> None:
+            super().__init__()
+            self.connected = connected
+            self.message = message
+
+    class DemoOpened(Message):
+        """A demo's player started; `run` tells demos apart (one stopped and another started)."""
+
+        def __init__(self, player: DemoPlayer, run: int) -> None:
+            super().__init__()
+            self.player = player
+            self.run = run
+
+    class DemoScreen(Message):
+        def __init__(self, shot: ScreenShot, run: int) -> None:
+            super().__init__()
+            self.shot = shot
+            self.run = run
+
+        def can_replace(self, message: Message) -> bool:
+            """Only the newest picture of the demo's screen matters."""
+            return isinstance(message, LessonScreen.DemoScreen) and message.run == self.run
+
+    class DemoChanged(Message):
+        def __init__(self, event: DemoEvent, run: int) -> None:
+            super().__init__()
+            self.event = event
+            self.run = run
+
     # Set up ------------------------------------------------------------------------------------------------
 
-    def __init__(self, session: LabSession, clock: Callable[[], float], *, terminal: bool = False) -> None:
+    def __init__(
+        self,
+        session: LabSession,
+        clock: Callable[[], float],
+        *,
+        terminal: bool = False,
+        demo: DemoSettings | None = None,
+    ) -> None:
         super().__init__()
         self.session = session
         self.clock = clock
         self.want_terminal = terminal
+        self.demo_settings = demo or DemoSettings()
+        self.demo_on = False
+        self.demo_run = 0
+        self.demo: DemoPlayer | None = None
         self.step: Step | None = None
         self.ready = False
         self.completing = False
         self.disconnected = False
         self.cancel = threading.Event()
         self.watch: StepWatch | None = None
-        self.feeds: list[ResourceFeed | GitFeed | PipelineFeed] = []
+        self.feeds: list[ResourceFeed | GitFeed | PipelineFeed | GitOpsFeed] = []
         self.pipeline_feed: PipelineFeed | None = None
         self.retry: Callable[[], object] = self.start_lab
 
@@ -207,7 +269,7 @@ class LessonScreen(Screen[None]):
                     with Vertical(id="center"):
                         yield Instructions(id="instructions")
                     yield ChecksPanel(id="checks")
-                yield LabPanel(self.clock, self.session.has_repos, id="lab")
+                yield LabPanel(self.clock, self.session.has_repos, self.session.agents, id="lab")
         yield Static("", id="flash")
         yield Footer()
 
@@ -248,6 +310,8 @@ class LessonScreen(Screen[None]):
         )
         self.start_feeds()
         self.query_one(Instructions).focus()
+        if self.demo_settings.autostart:
+            await self.begin_demo()
 
     # Showing a step -----------------------------------------------------------------------------------------
 
@@ -293,6 +357,8 @@ class LessonScreen(Screen[None]):
             self._checks_updated(self.ChecksUpdated(message.step.id, message.watch.latest))
         self.query_one("#breadcrumb", Static).update(self._breadcrumb())
         self.flash(message.note, "success" if message.note else "info")
+        if self.demo is not None:
+            self.play(message.step, message.passed)
 
     @on(ChecksUpdated)
     def _checks_updated(self, message: ChecksUpdated) -> None:
@@ -323,6 +389,10 @@ class LessonScreen(Screen[None]):
         checks.passed(self._done_banner(message.step))
         if outcome.finished:
             self.flash("Course complete: every step passed. Well done!", "success")
+        elif self.demo is not None and self.demo_settings.auto_next:
+            self.flash(f"Step {self.session.position(message.step)} done ✓ — the demo goes on by itself", "success")
+            pause = max(self.demo_settings.rhythm.pause("next_step"), MIN_TIMER)
+            self.set_timer(pause, lambda: self._auto_next(message.step))
         else:
             self.flash(f"Step {self.session.position(message.step)} done ✓ — press n for the next one", "success")
         if outcome.setup_error:
@@ -337,11 +407,11 @@ class LessonScreen(Screen[None]):
     # Actions -----------------------------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Lesson keys appear once the lab is ready; the terminal key only with a terminal pane."""
+        """Lesson keys appear once the lab is ready; the terminal key only with a terminal pane shown."""
         if action == "back":
             return True
         if action == "toggle_terminal":
-            return bool(self.query("#terminal-pane"))
+            return bool(self.query("#terminal-pane")) and not self.demo_on
         return self.ready
 
     def action_check(self) -> None:
@@ -511,6 +581,9 @@ class LessonScreen(Screen[None]):
         self.query_one(LabPanel).cycle()
 
     def action_back(self) -> None:
+        if self.demo_on:
+            self.end_demo()
+            return
         if not self.ready and not self.cancel.is_set() and self._starting():
             self.cancel.set()
             self.query_one(ProvisioningProgress).note("cancelling: stopping after the current phase…")
@@ -520,6 +593,132 @@ class LessonScreen(Screen[None]):
 
     def _starting(self) -> bool:
         return any(worker.group == "start" and worker.is_running for worker in self.workers)
+
+    # Demo mode ---------------------------------------------------------------------------------------------
+
+    def action_demo(self) -> None:
+        if self.demo_on:
+            self.end_demo()
+            return
+        message = (
+            "Demo mode types this step's solution into a shell, key by key, and runs it in the lab, as a presenter "
+            "would on stage. The checks turn green as the cluster follows; n plays the next step; d or esc stops "
+            "the demo. Start it?"
+        )
+
+        async def answered(yes: bool | None) -> None:
+            if yes:
+                await self.begin_demo()
+
+        self.app.push_screen(ConfirmDialog("Play this step's solution?", message, "Start demo"), answered)
+
+    async def begin_demo(self) -> None:
+        """Show the demo's pane (in place of the terminal pane) and start its shell once the pane has a size."""
+        if self.demo_on:
+            return
+        self.demo_on = True
+        self.demo_run += 1
+        self.add_class("-demo")
+        for terminal in self.query(TerminalPane):
+            terminal.display = False
+        pane = DemoPane(id="demo-pane")
+        await self.query_one("#center", Vertical).mount(pane)
+        pane.status("starting bash…")
+        self.call_after_refresh(lambda: self.open_demo(*pane.screen_size, self.demo_run))
+        self.flash("Demo mode: the solution is typed below; d or esc stops it.")
+
+    @work(thread=True, exit_on_error=False, group="demo", exclusive=True)
+    def open_demo(self, rows: int, columns: int, run: int) -> None:
+        player = self.session.demo(
+            lambda shot: self.post_message(self.DemoScreen(shot, run)),
+            lambda event: self.post_message(self.DemoChanged(event, run)),
+            rows=rows,
+            columns=columns,
+            rhythm=self.demo_settings.rhythm,
+        )
+        self.post_message(self.DemoOpened(player, run))
+
+    @on(DemoOpened)
+    def _demo_opened(self, message: DemoOpened) -> None:
+        if not self.demo_on or message.run != self.demo_run:
+            threading.Thread(target=message.player.stop, name="stop-demo", daemon=True).start()
+            return
+        self.demo = message.player
+        if self.step is not None:
+            self.play(self.step, self.query_one(ChecksPanel).has_class("-recorded"))
+
+    @work(thread=True, exit_on_error=False, group="demo-play", exclusive=True)
+    def play(self, step: Step, passed: bool) -> None:
+        """Type the step's solution; a step that passed already is not typed again (typing stops)."""
+        self.retry = lambda: self.play(step, passed)
+        demo = self.demo
+        if demo is None:
+            return
+        if passed:
+            demo.halt()
+            return
+        run = self.demo_run
+        actions = self.session.demo_actions(step)
+        if not actions:
+            demo.halt()
+            event = DemoEvent(PLAYED, step.id, message="this step has no solution")
+            self.post_message(self.DemoChanged(event, run))
+            return
+        demo.play(step.id, actions)
+
+    @on(DemoScreen)
+    def _demo_screen(self, message: DemoScreen) -> None:
+        if self.demo_on and message.run == self.demo_run:
+            for pane in self.query(DemoPane):
+                pane.show(message.shot)
+
+    @on(DemoChanged)
+    def _demo_changed(self, message: DemoChanged) -> None:
+        if not self.demo_on or message.run != self.demo_run:
+            return
+        event = message.event
+        if event.kind == ENDED:
+            self.end_demo(f"The demo stopped: {event.message}.")
+            return
+        panes = self.query(DemoPane)
+        if not panes:
+            return
+        pane = panes.first()
+        if event.kind == TYPING:
+            pane.status(f"typing {event.index} of {event.total}: {event.command}")
+        elif event.kind == RAN:
+            pane.status(f"ran {event.index} of {event.total}; exit code {event.exit_code}")
+        elif event.kind == PLAYED:
+            note = event.message or "solution played; the checks follow the cluster"
+            pane.status(note, "played")
+        elif event.kind == FAILED:
+            pane.status(event.message, "failed")
+            self.flash(f"The demo stopped: {event.message}", "error")
+        elif event.kind == STOPPED:
+            pane.status("typing stopped")
+
+    @on(DemoPane.Resized)
+    def _demo_resized(self, message: DemoPane.Resized) -> None:
+        if self.demo is not None:
+            self.demo.resize(message.rows, message.columns)
+
+    def end_demo(self, note: str = "Demo stopped.") -> None:
+        """Stop typing, close the demo's shell (off the drawing thread) and take its pane away."""
+        self.demo_on = False
+        player, self.demo = self.demo, None
+        self.workers.cancel_group(self, "demo")
+        if player is not None:
+            threading.Thread(target=player.stop, name="stop-demo", daemon=True).start()
+        for pane in self.query(DemoPane):
+            pane.remove()
+        for terminal in self.query(TerminalPane):
+            terminal.display = True
+        self.remove_class("-demo")
+        self.flash(note)
+
+    def _auto_next(self, step: Step) -> None:
+        if self.demo is not None and self.step is not None and self.step.id == step.id:
+            self.action_next()
 
     # The lab panel -----------------------------------------------------------------------------------------
 
@@ -539,6 +738,13 @@ class LessonScreen(Screen[None]):
                 lambda run_id, lines, fresh: self.post_message(self.LogUpdated(run_id, lines, fresh)),
             )
             self.feeds.append(self.pipeline_feed)
+        if session.agents:
+            self.feeds.append(
+                session.gitops(
+                    lambda rows: self.post_message(self.AgentsUpdated(rows)),
+                    lambda ok, text: self.post_message(self.AgentsConnection(ok, text)),
+                )
+            )
 
     @on(ResourcesUpdated)
     def _resources(self, message: ResourcesUpdated) -> None:
@@ -567,6 +773,14 @@ class LessonScreen(Screen[None]):
     def _log(self, message: LogUpdated) -> None:
         self.query_one(PipelinePanel).show_log(message.run_id, message.lines, message.fresh)
 
+    @on(AgentsUpdated)
+    def _agents(self, message: AgentsUpdated) -> None:
+        self.query_one(GitOpsPanel).show(message.rows)
+
+    @on(AgentsConnection)
+    def _agents_connection(self, message: AgentsConnection) -> None:
+        self.query_one(GitOpsPanel).connection(message.connected, message.message)
+
     @on(PipelinePanel.RunChosen)
     def _run_chosen(self, message: PipelinePanel.RunChosen) -> None:
         if self.pipeline_feed is not None:
@@ -589,6 +803,8 @@ class LessonScreen(Screen[None]):
 
     def _failed(self, group: str, error: BaseException) -> None:
         self.completing = False
+        if group == "demo":
+            self.end_demo("The demo could not start.")
         title = FAILURE_TITLES.get(group, "That did not work")
         self.flash(f"{title}: {(str(error).splitlines() or [''])[0]}", "error")
 
@@ -642,8 +858,8 @@ class LessonScreen(Screen[None]):
 
     def _stop_live(self, final: bool = False) -> None:
         """Stop the watch and the feeds off the drawing thread (stopping joins their threads)."""
-        live: Sequence[Any] = [*([self.watch] if self.watch else []), *self.feeds]
-        self.watch, self.feeds = None, []
+        live: Sequence[Any] = [*([self.watch] if self.watch else []), *self.feeds, *([self.demo] if self.demo else [])]
+        self.watch, self.feeds, self.demo = None, [], None
         if final:
             self.cancel.set()
         if live:
