@@ -5,7 +5,7 @@ the lab's embedded GitOps agents.
 `<lab folder>/repos/` (existing ones are kept), serves them with `GitServer` on 127.0.0.1 at the port of the
 last run when it is still free, and hands every push to a `PipelineRunner` whose steps get the lab's
 kubeconfig in KUBECONFIG, and to the GitOps agents the lab names (Flux, Argo CD), which it starts against the
-lab's cluster. On a kind cluster the Git server also listens on the kind network's gateway (given as extra
+lab's cluster right after it answers (so `lab up` does not wait for them). On a kind cluster the Git server also listens on the kind network's gateway (given as extra
 hosts, never all interfaces), so the real agents inside the cluster can pull from it. Like the embedded
 cluster's daemon it tells its parent it is ready through an inherited pipe, and keeps its pid and port in a
 small record (`daemon.json`) in the lab's state folder, beside its log. It holds a lock for its lifetime, so
@@ -36,6 +36,7 @@ from .. import paths, proc
 from ..errors import DriftlabError
 
 if TYPE_CHECKING:
+    from ..gitops.agents import GitOpsAgents
     from ..gitserver.events import PushEvent
 
 RECORD_FILE = "daemon.json"
@@ -44,6 +45,8 @@ LOG_FILE = "daemon.log"
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
 CLUSTER_WATCH_INTERVAL = 2.0
+AGENT_RETRY_START = 1.0
+AGENT_RETRY_MAX = 30.0
 HOST = "127.0.0.1"
 
 log = logging.getLogger(__name__)
@@ -278,13 +281,10 @@ async def serve(args: argparse.Namespace) -> None:
     await runner.start()
     try:
         await server.start()
-        agents.git_servers = server.urls
-        await asyncio.to_thread(agents.start)
     except BaseException:
-        await server.stop()
         await runner.stop()
-        await asyncio.to_thread(agents.stop)
         raise
+    agents.git_servers = server.urls
     write_record(
         state,
         {
@@ -306,15 +306,34 @@ async def serve(args: argparse.Namespace) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     watcher = asyncio.create_task(_watch_cluster(args.cluster_pid, stop)) if args.cluster_pid else None
+    starting = asyncio.create_task(_start_agents(agents, stop))
     await stop.wait()
     if watcher is not None:
         watcher.cancel()
     await server.stop()
+    await starting
     await asyncio.to_thread(agents.stop)
     await runner.stop()
     record = read_record(state)
     record.pop("pid", None)
     write_record(state, record)
+
+
+async def _start_agents(agents: GitOpsAgents, stop: asyncio.Event) -> None:
+    """Start the GitOps agents once the daemon answers, so `lab up` does not wait for them: like controllers
+    starting in a cluster, they list what was applied meanwhile and reconcile it. A failure (the cluster
+    restarting, say) is logged and retried with a growing delay until the daemon stops."""
+    delay = AGENT_RETRY_START
+    while not stop.is_set():
+        try:
+            await asyncio.to_thread(agents.start)
+            return
+        except Exception as err:
+            log.error("the GitOps agents did not start (%s); retrying in %.0fs", err, delay)
+            await asyncio.to_thread(agents.stop)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), delay)
+        delay = min(delay * 2, AGENT_RETRY_MAX)
 
 
 def _agent_list(text: str) -> list[str]:
