@@ -1,17 +1,17 @@
 """The lab's daemon: a detached process per lab that serves its Git repos, runs their push pipelines and hosts
 the lab's embedded GitOps agents.
 
-`LabRuntime.up()` starts it when the lab defines `repos`; `down` stops it. At start it seeds the repos from
-`<lab folder>/repos/` (existing ones are kept), serves them with `GitServer` on 127.0.0.1 at the port of the
-last run when it is still free, and hands every push to a `PipelineRunner` whose steps get the lab's
-kubeconfig in KUBECONFIG, and to the GitOps agents the lab names (Flux, Argo CD), which it starts against the
-lab's cluster right after it answers (so `lab up` does not wait for them). On a kind cluster the Git server also listens on the kind network's gateway (given as extra
-hosts, never all interfaces), so the real agents inside the cluster can pull from it. Like the embedded
-cluster's daemon it tells its parent it is ready through an inherited pipe, and keeps its pid and port in a
-small record (`daemon.json`) in the lab's state folder, beside its log. It holds a lock for its lifetime, so
-a pid in the record that is alive but not holding the lock belongs to some other process. It stops by itself
-when the cluster it was started for stops, so labs that are removed by stopping their cluster (course tests)
-leave nothing behind.
+`LabRuntime.up()` starts it when the lab defines `repos` or `agents`; `down` stops it. At start it seeds the
+repos from `<lab folder>/repos/` (existing ones are kept), serves them with `GitServer` on 127.0.0.1 at the
+port of the last run when it is still free, and hands every push to a `PipelineRunner` whose steps get the
+lab's kubeconfig in KUBECONFIG, and to the GitOps agents the lab names (Flux, Argo CD), which it starts
+against the lab's cluster right after it answers (so `lab up` does not wait for them). On a kind cluster the
+Git server also listens on the kind network's gateway (given as extra hosts, never all interfaces), so the
+real agents inside the cluster can pull from it. Like the embedded cluster's daemon it tells its parent it
+is ready through an inherited pipe, and keeps its pid and port in a small record (`daemon.json`) in the
+lab's state folder, beside its log. It holds a lock for its lifetime, so a pid in the record that is alive
+but not holding the lock belongs to some other process. It stops by itself when the cluster it was started
+for stops, so labs that are removed by stopping their cluster (course tests) leave nothing behind.
 """
 
 from __future__ import annotations
@@ -199,12 +199,15 @@ class LabDaemon:
         return self.status()
 
     def down(self) -> bool:
-        """Stop the daemon; True if it was running."""
+        """Stop the daemon; True if it was running. A pid a crash left in the record is dropped either way."""
         status = self.status()
-        if status.pid is None:
-            return False
-        proc.stop(status.pid, STOP_TIMEOUT)
-        return True
+        if status.pid is not None:
+            proc.stop(status.pid, STOP_TIMEOUT)
+        record = read_record(self.state_dir)
+        if "pid" in record:
+            record.pop("pid")
+            write_record(self.state_dir, record)
+        return status.pid is not None
 
     def _spawn(self, args: list[str]) -> None:
         if not proc.start_daemon(args, log_path=self.log_path, timeout=START_TIMEOUT):

@@ -11,7 +11,7 @@ from ... import paths, proc
 from ...errors import DriftlabError
 from .. import kubeconfig
 from ..backend import ClusterStatus, Progress
-from .record import LOG_FILE, read_record
+from .record import LOG_FILE, read_record, write_record
 
 __all__ = ["ClusterStatus", "EmbeddedCluster"]
 
@@ -89,9 +89,19 @@ class EmbeddedCluster:
         was_running = bool(status and status.pid and proc.alive(status.pid))
         if status and status.pid and was_running:
             proc.stop(status.pid, STOP_TIMEOUT)
+        if status and status.pid and not purge:
+            self._forget_pid()
         if purge and self.exists():
             shutil.rmtree(self.state_dir)
         return was_running
+
+    def _forget_pid(self) -> None:
+        """Drop the pid from the record once the daemon is gone (a crash leaves it), so nothing reports it as
+        left over."""
+        record = read_record(self.state_dir)
+        if "pid" in record:
+            record.pop("pid")
+            write_record(self.state_dir, record)
 
     def agent_git_host(self) -> str:
         """The lab's daemon hosts the embedded agents, so they reach the Git server on the loopback address."""
