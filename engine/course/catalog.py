@@ -22,7 +22,7 @@ class CourseEntry:
 
 
 def list_courses(root: Path | None = None) -> list[CourseEntry]:
-    """Every folder of `root` with a course.yaml, by name; an invalid course is listed with its problems."""
+    """Every folder of `root` with a course.yaml, in curriculum order; an invalid one is listed with its problems."""
     root = root if root is not None else paths.courses_dir()
     if not root.is_dir():
         return []
@@ -32,4 +32,10 @@ def list_courses(root: Path | None = None) -> list[CourseEntry]:
             entries.append(CourseEntry(folder.name, folder, load_course(folder)))
         except CourseError as err:
             entries.append(CourseEntry(folder.name, folder, None, tuple(err.problems)))
-    return entries
+    return sorted(entries, key=lambda entry: curriculum_key(entry.course.order if entry.course else None, entry.name))
+
+
+def curriculum_key(order: object, name: str) -> tuple[float, str]:
+    """How course lists sort: by `order` (the curriculum), then by folder name; no order (or a bad one) last."""
+    valid = isinstance(order, int) and not isinstance(order, bool) and order >= 0
+    return (float(order) if valid else float("inf"), name)  # type: ignore[arg-type]

@@ -278,6 +278,12 @@ class Course(_FromFile):
     duration: Duration = Field(description="How long the course takes, e.g. 45m or 1h30m.")
     level: Literal["beginner", "intermediate", "advanced"]
     tags: list[str] = Field(default_factory=list)
+    order: int | None = Field(
+        None,
+        ge=0,
+        description="Place in the curriculum: course lists show courses by order, then by folder name; courses "
+        "without one come last.",
+    )
     lab: str = Field(
         description="Name of the lab (labs/<lab>/lab.yaml, found beside the course's courses/ folder or among "
         "driftlab's labs), or a path to a lab folder starting with ./ or ../ (relative to the course)."

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from .. import paths
+from ..course.catalog import curriculum_key
 from ..errors import DriftlabError
 from .progress import CourseProgress, ProgressStore
 
@@ -41,6 +42,7 @@ class CourseCard:
     finished: bool = False
     last_opened: datetime | None = None
     problems: tuple[str, ...] = ()
+    order: int | None = None
 
     @property
     def valid(self) -> bool:
@@ -108,6 +110,7 @@ def _card(entry: CourseEntry, progress: CourseProgress | None) -> CourseCard:
         current_title=step.title if step is not None else "",
         finished=progress.finished,
         last_opened=progress.last_opened,
+        order=course.order,
     )
 
 
@@ -123,7 +126,10 @@ def quick_catalogue(root: Path | None = None, store: ProgressStore | None = None
     progress = {entry.course: entry for entry in store.courses()}
     root = root if root is not None else paths.courses_dir()
     folders = sorted(child for child in root.iterdir() if (child / COURSE_FILE).is_file()) if root.is_dir() else []
-    cards = [_quick_card(folder, progress.get(folder.name)) for folder in folders]
+    cards = sorted(
+        (_quick_card(folder, progress.get(folder.name)) for folder in folders),
+        key=lambda card: curriculum_key(card.order, card.name),
+    )
     names = {card.name for card in cards}
     for opened in progress.values():
         source = Path(opened.source) if opened.source else None
@@ -159,6 +165,7 @@ def _quick_card(folder: Path, progress: CourseProgress | None) -> CourseCard:
         current_title=titles.get(current or "", "") if progress.opened else "",
         finished=progress.finished,
         last_opened=progress.last_opened,
+        order=data.get("order") if isinstance(data.get("order"), int) else None,
     )
 
 

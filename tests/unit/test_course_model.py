@@ -74,7 +74,7 @@ def test_unknown_fields_name_the_allowed_ones_and_the_likely_one() -> None:
     assert _problems(Course, text) == [
         "f.yaml:6:8: expected at least 1 item, found none",
         "f.yaml:7:1: unknown field 'sumary' (did you mean 'summary'?); allowed: title, summary, duration, level, "
-        "tags, lab, namespace, steps",
+        "tags, order, lab, namespace, steps",
     ]
 
 
