@@ -93,17 +93,23 @@ def _resolve(mirror: Path, ref: Ref) -> str:
     return result.stdout.strip()
 
 
-def _git(args: list[str], credentials: Credentials | None = None, timeout: float = GIT_TIMEOUT) -> None:
+def run_git(args: list[str], credentials: Credentials | None = None, timeout: float = GIT_TIMEOUT) -> proc.Result:
+    """Run git non-interactively, with `credentials` handed over through the environment only (no prompt, no
+    helper of the user's, nothing written to disk); FetchError when it takes longer than `timeout`."""
     env = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "echo", "GIT_CONFIG_NOSYSTEM": "1"}
     config: list[str] = ["-c", "credential.helper="]
     if credentials is not None:
         env.update({"DRIFTLAB_FETCH_USER": credentials.username, "DRIFTLAB_FETCH_PASSWORD": credentials.password})
         helper = '!f() { echo "username=$DRIFTLAB_FETCH_USER"; echo "password=$DRIFTLAB_FETCH_PASSWORD"; }; f'
-        config = ["-c", "credential.helper=", "-c", f"credential.helper={helper}"]
+        config += ["-c", f"credential.helper={helper}"]
     try:
-        result = proc.run(["git", *config, *args], env=env, timeout=timeout)
+        return proc.run(["git", *config, *args], env=env, timeout=timeout)
     except subprocess.TimeoutExpired:
         raise FetchError(f"git timed out after {timeout:g}s") from None
+
+
+def _git(args: list[str], credentials: Credentials | None = None, timeout: float = GIT_TIMEOUT) -> None:
+    result = run_git(args, credentials, timeout)
     if not result.ok:
         message = _first_error(result.stderr)
         auth = "Authentication failed" in result.stderr or "403" in result.stderr or "401" in result.stderr

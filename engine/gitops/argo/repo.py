@@ -15,14 +15,12 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-import subprocess
 import urllib.parse
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from ... import proc
 from ...errors import DriftlabError
-from ..fetch import GIT_TIMEOUT, Credentials
+from ..fetch import GIT_TIMEOUT, Credentials, FetchError, run_git
 
 SECRET_TYPE_LABEL = "argocd.argoproj.io/secret-type"
 REPOSITORY = "repository"
@@ -105,16 +103,10 @@ def secret_data(secret: dict) -> dict[str, str]:
 def ls_remote(url: str, credentials: Credentials | None, timeout: float = GIT_TIMEOUT) -> RemoteRefs:
     """The remote's refs and HEAD, listed with the given credentials (passed through the environment only)."""
     check_url(url)
-    env = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "echo", "GIT_CONFIG_NOSYSTEM": "1"}
-    config = ["-c", "credential.helper="]
-    if credentials is not None:
-        env.update({"DRIFTLAB_ARGO_USER": credentials.username, "DRIFTLAB_ARGO_PASSWORD": credentials.password})
-        helper = '!f() { echo "username=$DRIFTLAB_ARGO_USER"; echo "password=$DRIFTLAB_ARGO_PASSWORD"; }; f'
-        config += ["-c", f"credential.helper={helper}"]
     try:
-        result = proc.run(["git", *config, "ls-remote", "--symref", url], env=env, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise RepoError(f"failed to list refs: git timed out after {timeout:g}s") from None
+        result = run_git(["ls-remote", "--symref", url], credentials, timeout)
+    except FetchError as err:
+        raise RepoError(f"failed to list refs: {err}") from None
     if not result.ok:
         raise RepoError(f"failed to list refs: {_reason(result.stderr)}")
     return parse_ls_remote(result.stdout)
