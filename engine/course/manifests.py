@@ -7,6 +7,7 @@ recursing, as `kubectl apply -f DIR` reads it. A `kind: List` is read as its ite
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -116,3 +117,19 @@ def load_manifests(path: Path) -> list[dict[str, Any]]:
     if report:
         raise CourseError(report.sorted(), what=str(path))
     return [located.manifest for located in found]
+
+
+def seed_namespaces(paths: Iterable[Path]) -> list[str]:
+    """The Namespaces among a lab's seed manifests (files that cannot be read are skipped: validate reports them)."""
+    found: list[str] = []
+    for path in paths:
+        try:
+            manifests = load_manifests(path)
+        except (CourseError, OSError):
+            continue
+        found += [
+            str(item["metadata"]["name"])
+            for item in manifests
+            if item.get("kind") == "Namespace" and item.get("apiVersion") == "v1"
+        ]
+    return found

@@ -29,6 +29,7 @@ import yaml
 
 from ..checks.reader import JSON, ApiResource, Read, Reader, WatchStream
 from ..course import CourseError, SetupAction, load_manifests
+from ..course.manifests import seed_namespaces
 from ..course.model import DeleteTarget
 from ..errors import DriftlabError
 from .runner import ActionRunner, SetupError, tail
@@ -289,17 +290,7 @@ def lab_namespace_names(course: Course, lab: Lab) -> list[str]:
     the seed's Namespaces; the kube-* system namespaces are left out (never the lab's)."""
     from ..cluster.existing import SYSTEM_NAMESPACES
 
-    found = [*lab.namespaces, course.namespace]
-    for path in lab.seed_paths():
-        try:
-            manifests = load_manifests(path)
-        except (CourseError, OSError):
-            continue
-        found += [
-            str(item["metadata"]["name"])
-            for item in manifests
-            if item.get("kind") == "Namespace" and item.get("apiVersion") == "v1"
-        ]
+    found = [*lab.namespaces, course.namespace, *seed_namespaces(lab.seed_paths())]
     return [name for name in dict.fromkeys(found) if name not in SYSTEM_NAMESPACES]
 
 

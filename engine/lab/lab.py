@@ -47,8 +47,8 @@ from ..cluster.backend import (
 )
 from ..cluster.embedded.settings import ClusterSettings, PodTimings
 from ..cluster.existing import ExistingCluster
-from ..course import Course, Lab, Step, load_lab, load_manifests
-from ..course.problems import CourseError
+from ..course import Course, Lab, Step, load_lab
+from ..course.manifests import seed_namespaces
 from ..errors import DriftlabError
 from ..gitops import crds
 from . import bootstrap
@@ -289,18 +289,7 @@ class LabRuntime:
         return [self.namespace_of(name) for name in self.shared_namespaces()]
 
     def _seed_namespaces(self) -> list[str]:
-        found: list[str] = []
-        for path in self.lab.seed_paths():
-            try:
-                manifests = load_manifests(path)
-            except (CourseError, OSError):
-                continue
-            found += [
-                str(item["metadata"]["name"])
-                for item in manifests
-                if item.get("kind") == "Namespace" and item.get("apiVersion") == "v1"
-            ]
-        return found
+        return seed_namespaces(self.lab.seed_paths())
 
     # Progress -------------------------------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from textual.widgets import DataTable, Static
 
 from ...lab.resources_view import AgentRow, Meaning
 from ..theme import meaning_colour
-from .tables import fill
+from .tables import cursor_key, fill
 
 COLUMNS = ("KIND", "NAME", "REVISION", "READY", "MESSAGE")
 MIN_MESSAGE = 12
@@ -43,7 +43,7 @@ class GitOpsPanel(Vertical):
     def show(self, rows: Sequence[AgentRow]) -> None:
         self.rows = list(rows)
         table = self.query_one(DataTable)
-        keep = self._cursor_key(table)
+        keep = cursor_key(table)
         namespaces = {row.namespace for row in rows}
         cells = [self._cells(row, with_namespace=len(namespaces) > 1) for row in rows]
         room = self._message_room(cells)
@@ -75,15 +75,6 @@ class GitOpsPanel(Vertical):
             state.update(self._summary(self.rows))
         else:
             state.update(f"Lost the connection to the lab; reconnecting… ({message})")
-
-    def _cursor_key(self, table: DataTable[Text]) -> str | None:
-        if not table.row_count:
-            return None
-        try:
-            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
-        except Exception:
-            return None
-        return str(key.value) if key.value is not None else None
 
     def _cells(self, row: AgentRow, *, with_namespace: bool) -> list[Text]:
         """NAME carries the namespace only when the rows are in several (else the summary names it)."""

@@ -11,7 +11,7 @@ from textual.widgets import DataTable, Static
 
 from ...lab.resources_view import Meaning, ResourceRow, count_by_meaning
 from ..theme import meaning_colour
-from .tables import fill
+from .tables import cursor_key, fill
 
 SHORT_KINDS = {"Deployment": "deploy", "StatefulSet": "sts", "DaemonSet": "ds", "Job": "job"}
 COLUMNS = ("NAME", "READY", "STATUS", "RESTARTS", "AGE")
@@ -40,7 +40,7 @@ class ResourcesPanel(Vertical):
     def show(self, rows: Sequence[ResourceRow]) -> None:
         self.rows = list(rows)
         table = self.query_one(DataTable)
-        keep = self._cursor_key(table)
+        keep = cursor_key(table)
         fill(table, COLUMNS, [(row.key, self._cells(row)) for row in rows])
         if keep is not None and keep in {row.key for row in rows}:
             table.move_cursor(row=table.get_row_index(keep), animate=False)
@@ -56,15 +56,6 @@ class ResourcesPanel(Vertical):
             state.update(self._summary(self.rows))
         else:
             state.update(f"Lost the connection to the lab; reconnecting… ({message})")
-
-    def _cursor_key(self, table: DataTable[Text]) -> str | None:
-        if not table.row_count:
-            return None
-        try:
-            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
-        except Exception:
-            return None
-        return str(key.value) if key.value is not None else None
 
     def _cells(self, row: ResourceRow) -> tuple[Text, ...]:
         colour = meaning_colour(self.app, row.meaning)

@@ -22,3 +22,14 @@ def fill(table: DataTable[Text], headers: Sequence[str], rows: Sequence[tuple[st
         table.add_column(header, width=width, key=header)
     for key, cells in rows:
         table.add_row(*cells, key=key)
+
+
+def cursor_key(table: DataTable[Text]) -> str | None:
+    """The key of the row under the cursor, so a refill can put the cursor back on the same object."""
+    if not table.row_count:
+        return None
+    try:
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
+    except Exception:
+        return None
+    return str(key.value) if key.value is not None else None
