@@ -67,20 +67,6 @@ def parse_duration(text: object, default: float | None = None) -> float:
     return sum(float(number) * _UNITS[unit] for number, unit in parts)
 
 
-def format_duration(seconds: float) -> str:
-    """Go's rendering of a duration, as the controllers print it in messages: `1m0s`, `2.5s`, `150ms`."""
-    if seconds < 1:
-        return f"{round(seconds * 1000)}ms"
-    minutes, rest = divmod(seconds, 60)
-    hours, minutes = divmod(int(minutes), 60)
-    secs = f"{rest:.3f}".rstrip("0").rstrip(".") + "s"
-    if hours:
-        return f"{hours}h{minutes}m{secs}"
-    if minutes:
-        return f"{minutes}m{secs}"
-    return secs
-
-
 class WorkQueue:
     """Keys to reconcile, deduplicated, with delayed adds; a key being processed is never handed out twice."""
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...cluster.embedded.gofmt import go_duration
 from ..conditions import find, remove_condition, set_condition
 
 JSON = dict[str, Any]
@@ -77,37 +78,6 @@ def finalize(status: JSON, generation: int, requested_at: str | None) -> JSON:
         )
     status["conditions"] = conditions
     return status
-
-
-def go_duration(seconds: float) -> str:
-    """Go's `time.Duration.String()`: `1.503s`, `64.512893ms`, `2m0.5s`, `1h0m0s` (nanosecond precision)."""
-    nanos = round(seconds * 1e9)
-    if nanos == 0:
-        return "0s"
-    sign = "-" if nanos < 0 else ""
-    nanos = abs(nanos)
-    if nanos < 1_000:
-        return f"{sign}{nanos}ns"
-    if nanos < 1_000_000:
-        return sign + _fraction(nanos, 1_000) + "µs"
-    if nanos < 1_000_000_000:
-        return sign + _fraction(nanos, 1_000_000) + "ms"
-    hours, rest = divmod(nanos, 3_600_000_000_000)
-    minutes, rest = divmod(rest, 60_000_000_000)
-    text = _fraction(rest, 1_000_000_000) + "s"
-    if hours:
-        return f"{sign}{hours}h{minutes}m{text}"
-    if minutes:
-        return f"{sign}{minutes}m{text}"
-    return sign + text
-
-
-def _fraction(value: int, unit: int) -> str:
-    whole, part = divmod(value, unit)
-    if not part:
-        return str(whole)
-    digits = len(str(unit)) - 1
-    return f"{whole}.{part:0{digits}d}".rstrip("0")
 
 
 # Kustomization messages ---------------------------------------------------------------------------------------

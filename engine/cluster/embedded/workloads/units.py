@@ -6,6 +6,7 @@ import re
 from collections.abc import Mapping
 from decimal import Decimal
 
+from ..gofmt import go_duration as duration_string
 from .errors import WorkloadError
 
 _QUANTITY = re.compile(r"([+-]?(?:\d+(?:\.\d*)?|\.\d+))([eE][+-]?\d+|Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?")
@@ -43,15 +44,4 @@ def parse_quantity(text: str) -> Decimal:
 
 def go_duration(seconds: float) -> str:
     """A duration as Go prints time.Duration truncated to milliseconds (`512ms`, `1.5s`, `2m3.25s`)."""
-    millis = round(seconds * 1000)
-    if millis == 0:
-        return "0s"
-    if millis < 1000:
-        return f"{millis}ms"
-    hours, rest = divmod(millis, 3_600_000)
-    minutes, rest = divmod(rest, 60_000)
-    secs = f"{rest / 1000:.3f}".rstrip("0").rstrip(".")
-    out = f"{hours}h" if hours else ""
-    if hours or minutes:
-        out += f"{minutes}m"
-    return out + f"{secs}s"
+    return duration_string(round(seconds * 1000) / 1000)
