@@ -25,6 +25,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from .. import durations
 from ..checks.spec import Check
 from ..cluster.embedded.settings import PodTimings
 from ..errors import DriftlabError
@@ -34,8 +35,6 @@ LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
 DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
 _LABEL_RE = re.compile(LABEL_PATTERN)
 _DURATION_RE = re.compile(DURATION_PATTERN)
-_DURATION_PART_RE = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
 class _Model(BaseModel):
@@ -48,9 +47,10 @@ class _Model(BaseModel):
 
 def parse_duration(text: str) -> float:
     """Seconds in a duration written as Go and kubectl write them: `90s`, `45m`, `1h30m`, `500ms`."""
-    if not _DURATION_RE.match(text):
+    found = durations.seconds(text) if _DURATION_RE.match(text) else None
+    if found is None:
         raise ValueError(f"bad duration {text!r}")
-    return sum(float(number) * _UNIT_SECONDS[unit] for number, unit in _DURATION_PART_RE.findall(text))
+    return found
 
 
 def _label(value: str) -> str:

@@ -14,13 +14,13 @@ import contextlib
 import heapq
 import itertools
 import logging
-import re
 import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from .. import durations
 from ..cluster.api import ApiResource
 from ..cluster.client import JSON, KubeClient, WatchStream
 from ..cluster.errors import ClusterError, Expired
@@ -48,10 +48,6 @@ class Timing:
         return max(seconds * self.scale, MIN_INTERVAL) if seconds > 0 else 0.0
 
 
-_DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
-_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
 def parse_duration(text: object, default: float | None = None) -> float:
     """Seconds in a Go duration (`1m30s`, `500ms`, `5m`); `default` when absent, ValueError when malformed."""
     if text is None or text == "":
@@ -61,10 +57,10 @@ def parse_duration(text: object, default: float | None = None) -> float:
     value = str(text).strip()
     if value == "0":
         return 0.0
-    parts = _DURATION_RE.findall(value)
-    if not parts or "".join(number + unit for number, unit in parts) != value:
+    found = durations.seconds(value, durations.UNIT_SECONDS)
+    if found is None:
         raise ValueError(f"invalid duration {value!r}: use Go's form, such as 30s, 1m or 1h30m")
-    return sum(float(number) * _UNITS[unit] for number, unit in parts)
+    return found
 
 
 class WorkQueue:

@@ -28,12 +28,11 @@ import yaml
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from .. import durations
 from .errors import PipelineFileError, Problem
 
 PIPELINE_FILE = ".driftlab/pipeline.yaml"
 DEFAULT_RUN_TIMEOUT = 30 * 60.0
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -42,11 +41,10 @@ def parse_duration(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise ValueError("a duration is a number of seconds or a text like 90s, 5m or 1h30m")
     if isinstance(value, str):
-        text = value.strip()
-        parts = list(_DURATION_PART.finditer(text))
-        if not parts or "".join(part.group(0) for part in parts) != text:
+        found = durations.seconds(value.strip())
+        if found is None:
             raise ValueError(f"{value!r} is not a duration: write a number of seconds or a text like 90s, 5m or 1h30m")
-        seconds = sum(float(part.group(1)) * _UNITS[part.group(2)] for part in parts)
+        seconds = found
     else:
         seconds = float(value)
     if seconds <= 0:
