@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -14,6 +15,8 @@ from typing import Any
 import pytest
 
 from engine import proc
+
+from ..kubehttp import KubeHTTP
 
 
 @dataclass
@@ -43,9 +46,12 @@ class Cluster:
 
     @property
     def server(self) -> str:
-        import yaml
+        return self.http.server
 
-        return yaml.safe_load(self.kubeconfig.read_text())["clusters"][0]["cluster"]["server"]
+    @functools.cached_property
+    def http(self) -> KubeHTTP:
+        """Raw HTTP to this cluster's API, with the kubeconfig's CA and token."""
+        return KubeHTTP.from_kubeconfig(self.kubeconfig.read_text())
 
 
 def start_cluster(root: Path, name: str = "test", extra_env: dict[str, str] | None = None) -> Cluster:

@@ -6,13 +6,10 @@ import json
 from typing import Any
 
 import pytest
-import urllib3
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from .conftest import Cluster
-
-HTTP = urllib3.PoolManager()
 
 
 def call(
@@ -22,8 +19,7 @@ def call(
     body: bytes | str | None = None,
     content_type: str = "application/json",
 ) -> tuple[int, dict[str, Any]]:
-    data = body.encode() if isinstance(body, str) else body
-    response = HTTP.request(method, cluster.server + path, body=data, headers={"Content-Type": content_type})
+    response = cluster.http.request(method, path, body=body, headers={"Content-Type": content_type})
     try:
         return response.status, json.loads(response.data)
     except ValueError:
