@@ -46,6 +46,8 @@ KUBECONFIG_FILE = "kind.kubeconfig"
 NETWORK_ENV = "KIND_EXPERIMENTAL_DOCKER_NETWORK"
 DEFAULT_NETWORK = "kind"
 WAIT = "60s"
+# The record key naming the lab images last loaded into the node (the runner image's tag).
+LOADED_KEY = "lab_images"
 START_TIMEOUT = 90.0
 PROBE_TIMEOUT = 5.0
 POLL_INTERVAL = 1.0
@@ -185,9 +187,10 @@ class KindCluster:
         tell = progress or quiet
         self._require_runtime()
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        mapped = self.node_ports
+        mapped, loaded = self.node_ports, None
         if self.kind_name in self.tool.clusters():
             mapped = tuple(self.record().get("node_ports") or ())
+            loaded = self.record().get(LOADED_KEY)
             self._warn_stale_ports(tell)
             if not self.status().running:
                 self._start_node(tell)
@@ -200,7 +203,13 @@ class KindCluster:
         write_private(self.kubeconfig_file, self.tool.kubeconfig(self.kind_name))
         write_record(
             self.state_dir,
-            {"backend": KIND, "kind_name": self.kind_name, "node_ports": list(mapped), "image": self.image},
+            {
+                "backend": KIND,
+                "kind_name": self.kind_name,
+                "node_ports": list(mapped),
+                "image": self.image,
+                LOADED_KEY: loaded,
+            },
         )
         status = self.status()
         if not status.running:
@@ -235,6 +244,27 @@ class KindCluster:
         else:
             text = self.tool.kubeconfig(self.kind_name)
         return with_namespace(text, namespace)
+
+    def load_images(self, catalogue: Path, progress: Progress | None = None) -> list[str]:
+        """Build the lab's own images (its catalogue's ghcr.io/driftlab/... tags) and load them into the node;
+        skipped when the same images were loaded into this node before. Returns the references loaded."""
+        from .images.build import ImageBuilder, own_images
+
+        tell = progress or quiet
+        images = own_images(catalogue)
+        if not images:
+            return []
+        if self.runtime.binary is None:
+            raise DriftlabError(kind_unavailable_message())
+        builder = ImageBuilder(self.runtime.binary, self.state_dir / "images", tell)
+        key = builder.fingerprint(catalogue)
+        if self.record().get(LOADED_KEY) == key:
+            return []
+        references = builder.build_lab(key, images)
+        tell(f"loading {len(references)} lab images into {self.node_container}")
+        self.tool.load_image(self.kind_name, references)
+        write_record(self.state_dir, {**self.record(), LOADED_KEY: key})
+        return references
 
     def agent_git_host(self) -> str:
         """The kind network's gateway: the host as pods see it (a server on 127.0.0.1 is out of their reach)."""

@@ -36,6 +36,11 @@ KIND_NAMES = {
 }
 
 
+def request_stamp() -> str:
+    """A fresh value for `reconcile.fluxcd.io/requestedAt`: the time, as `flux reconcile` writes it."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def parse_target(text: str) -> tuple[str, str]:
     """`ks/apps`, `Kustomization/apps`, `app/shop` or a bare name (a Kustomization) → (kind, name)."""
     kind, _, name = text.rpartition("/")
@@ -77,7 +82,7 @@ def reconcile(
                 timeout=timeout,
                 progress=progress,
             )
-    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    stamp = request_stamp()
     progress(f"annotating {kind} {name} in {namespace} namespace")
     client.patch(resource, name, namespace, {"metadata": {"annotations": {REQUESTED_AT: stamp}}})
     progress(f"waiting for {kind} reconciliation")

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from ..checks.reader import JSON, ApiResource, Read, Reader, WatchStream
+from ..cluster.images.build import own_images
 from ..course import CourseError, SetupAction, load_manifests
 from ..course.manifests import seed_namespaces
 from ..course.model import DeleteTarget
@@ -303,6 +304,13 @@ def shared_cluster_problems(course: Course, lab: Lab, namespaces: Sequence[str])
         problems.append(
             f"lab {lab.name!r} runs GitOps agents ({', '.join(lab.agents)}): they are installed for the whole "
             "cluster and pull from the Git server on the learner's machine, which a shared cluster cannot reach"
+        )
+    catalogue = lab.images_path()
+    own = own_images(catalogue) if catalogue is not None and catalogue.is_file() else []
+    if own:
+        problems.append(
+            f"lab {lab.name!r} runs images that exist only on the learner's machine "
+            f"({', '.join(image.reference for image in own)}): a shared cluster cannot pull them"
         )
     named = [name for name in namespaces if name]
     if not named:
