@@ -107,11 +107,15 @@ class BackendChoice:
 
 
 def kind_support(env: Mapping[str, str] | None = None) -> KindSupport:
-    """Ask the container runtime and look for kind, deciding as `driftlab doctor` does."""
+    """Look for kind and ask the container runtime, deciding as `driftlab doctor` does. Without kind the
+    runtime is not asked: asking a daemon that is down costs a lab start a few hundred milliseconds."""
     from .kind import find_kind
     from .runtime import default_backend, detect_runtime
 
-    backend, why = default_backend(detect_runtime(env), find_kind(env))
+    kind = find_kind(env)
+    if kind is None:
+        return KindSupport(False, "kind is not installed")
+    backend, why = default_backend(detect_runtime(env), kind)
     return KindSupport(backend == KIND, why)
 
 
@@ -207,19 +211,12 @@ def read_record(name: str) -> dict[str, Any]:
 
 
 def write_record(state_dir: Path, record: Mapping[str, Any]) -> None:
-    state_dir.mkdir(parents=True, exist_ok=True)
-    temporary = state_dir / f"{RECORD_FILE}.tmp"
-    temporary.write_text(json.dumps(dict(record), indent=2) + "\n")
-    os.replace(temporary, state_dir / RECORD_FILE)
+    paths.write_private(state_dir / RECORD_FILE, json.dumps(dict(record), indent=2) + "\n")
 
 
 def write_private(path: Path, text: str) -> None:
     """Write a file only its owner can read (kubeconfigs carry credentials), atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(text)
-    temporary.chmod(0o600)
-    os.replace(temporary, path)
+    paths.write_private(path, text)
 
 
 def recorded_backend(name: str) -> str | None:

@@ -294,7 +294,16 @@ def test_course_validate_says_whether_a_course_can_run_on_a_shared_cluster(tmp_p
     )
     assert refused.exit_code == 1
     assert "cannot run on the existing backend: step scale: solution code says '-n work'" in refused.output
-    shipped = runner.invoke(
+    on_kind = runner.invoke(
         cli, ["course", "validate", "--backend", "kind", str(ROOT / "courses" / "antipatterns")], obj={}
     )
-    assert shipped.exit_code == 1 and "lab 'antipatterns' says `backend: embedded`" in shipped.output
+    assert on_kind.exit_code == 0, on_kind.output
+    shared = runner.invoke(
+        cli, ["course", "validate", "--backend", "existing", str(ROOT / "courses" / "antipatterns")], obj={}
+    )
+    assert shared.exit_code == 1
+    assert "lab 'antipatterns' runs images that exist only on the learner's machine" in shared.output
+    replay = runner.invoke(
+        cli, ["course", "validate", "--backend", "kind", str(ROOT / "courses" / "is-it-perfect")], obj={}
+    )
+    assert replay.exit_code == 1 and "lab 'is-it-perfect' says `backend: embedded`" in replay.output
