@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import sqlite3
 import sys
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -22,16 +26,71 @@ WEB_DRIVER = "web_driver"
 
 
 class DriftlabGroup(click.Group):
-    """Turns DriftlabError (and bad names) into a clear message and exit code 1, with no traceback."""
+    """Turns DriftlabError (and bad names) into a clear message and exit code 1, with no traceback; so are a
+    state folder that cannot be written (read-only, full) and any other OSError or SQLite error."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (DriftlabError, ValueError) as err:
+        except (DriftlabError, ValueError, OSError, sqlite3.Error) as err:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
-            click.echo(f"error: {err}", err=True)
+            click.echo(f"error: {_explain(err)}", err=True)
             sys.exit(1)
+
+
+def _state_home() -> Path:
+    """The state folder as configured, without creating it (it may be what cannot be written)."""
+    override = os.environ.get("DRIFTLAB_HOME")
+    if override:
+        return Path(override).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("driftlab"))
+
+
+def _storage_problem(code: int | None, home: Path) -> str | None:
+    if code == errno.EROFS:
+        return f"the state folder {home} is read-only; remount it read-write, or set DRIFTLAB_HOME to another folder"
+    if code in (errno.ENOSPC, errno.EDQUOT):
+        return f"no space left on the device holding {home}; free some space there, or set DRIFTLAB_HOME elsewhere"
+    return None
+
+
+def _probe(home: Path) -> int | None:
+    """Write a little into the state folder (or its nearest existing parent): the errno that stops it, if any."""
+    folder = next((path for path in (home, *home.parents) if path.is_dir()), home)
+    try:
+        with tempfile.TemporaryFile(dir=folder) as handle:
+            handle.write(b"\0" * 65536)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as err:
+        return err.errno
+    return None
+
+
+_SQLITE_CODES = {"database or disk is full": errno.ENOSPC, "attempt to write a readonly database": errno.EROFS}
+
+
+def _explain(err: Exception) -> str:
+    """One line for the learner. A failure to write the state folder says so (whatever part of driftlab hit
+    it); other OS errors are told without a traceback."""
+    home = _state_home()
+    code = err.errno if isinstance(err, OSError) else None
+    if isinstance(err, sqlite3.Error):
+        code = next((value for text, value in _SQLITE_CODES.items() if text in str(err)), None)
+    said = _storage_problem(code, home)
+    if said is None and not isinstance(err, ValueError):
+        said = _storage_problem(_probe(home), home)
+    if said is not None:
+        return said
+    if isinstance(err, OSError) and not isinstance(err, DriftlabError):
+        where = f": {err.filename}" if err.filename else ""
+        return f"{err.strerror or err}{where}"
+    if isinstance(err, sqlite3.Error):
+        return f"a database in the state folder {home} cannot be used: {err}"
+    return str(err)
 
 
 def name_option(func: F) -> F:
@@ -244,9 +303,10 @@ def cluster_kubeconfig(name: str, backend: str | None, export: bool) -> None:
     target = _cluster(name, backend)
     text = target.kubeconfig()
     if export:
+        from .paths import write_private
+
         path = target.state_dir / "kubeconfig"
-        path.write_text(text)
-        path.chmod(0o600)
+        write_private(path, text)
         click.echo(f"export KUBECONFIG={path}")
     else:
         click.echo(text, nl=False)

@@ -277,20 +277,23 @@ def check_ports() -> Finding:
 
 
 def check_leftovers() -> Finding:
-    """Daemons recorded as running whose process is gone: what a crash (or a kill -9) leaves behind."""
+    """What a crash (or a kill -9) leaves behind: daemons recorded as running whose process is gone (with the
+    processes they had started that still run), and daemons that run but no longer answer (stuck, stopped)."""
     stale = list(_stale_records())
     if not stale:
         return Finding("leftovers", "OK", "no daemon left over from a crash", needed=False)
-    names = ", ".join(f"{what} {name!r} (pid {pid})" for what, name, pid in stale)
-    fixes = ["driftlab lab down --all"] if any(_is_lab(what, name) for what, name, _ in stale) else []
-    fixes += [f"driftlab cluster down --name {name}" for what, name, _ in stale if not _is_lab(what, name)]
-    return Finding(
-        "leftovers",
-        "problem",
-        f"recorded as running but gone, after a crash: {names}",
-        " && ".join(dict.fromkeys(fixes)),
-        needed=False,
-    )
+    gone = [_named(what, name, pid, orphans) for what, name, pid, state, orphans in stale if state == "gone"]
+    stuck = [_named(what, name, pid, []) for what, name, pid, state, _ in stale if state == "stuck"]
+    said = [f"recorded as running but gone, after a crash: {', '.join(gone)}"] if gone else []
+    said += [f"running but not answering: {', '.join(stuck)}"] if stuck else []
+    fixes = ["driftlab lab down --all"] if any(_is_lab(what, name) for what, name, *_ in stale) else []
+    fixes += [f"driftlab cluster down --name {name}" for what, name, *_ in stale if not _is_lab(what, name)]
+    return Finding("leftovers", "problem", "; ".join(said), " && ".join(dict.fromkeys(fixes)), needed=False)
+
+
+def _named(what: str, name: str, pid: int, orphans: list[int]) -> str:
+    left = f", {len(orphans)} of its processes still running" if orphans else ""
+    return f"{what} {name!r} (pid {pid}{left})"
 
 
 def check_backend(runtime: Runtime, kind_binary: str | None, chosen: str = "") -> Finding:
@@ -356,8 +359,11 @@ def _existing(path: Path) -> Path:
     return path
 
 
-def _stale_records() -> Iterator[tuple[str, str, int]]:
-    """(cluster or lab, name, pid) for every record whose daemon is gone."""
+def _stale_records() -> Iterator[tuple[str, str, int, str, list[int]]]:
+    """(cluster or lab, name, pid, "gone" or "stuck", processes it left) for every record whose daemon is gone,
+    or runs (holding its lock) but does not answer on its port."""
+    from .lab.daemon import session_members, silent
+
     try:
         roots = (("cluster", paths.clusters_dir()), ("lab", paths.lab_states_dir()))
     except OSError:  # no state folder, so no records (the state folder's own line says why)
@@ -367,8 +373,14 @@ def _stale_records() -> Iterator[tuple[str, str, int]]:
             continue
         for folder in sorted(root.iterdir()):
             pid = _recorded_pid(folder / RECORD_FILE)
-            if pid is not None and not (proc.alive(pid) and _lock_held(folder / LOCK_FILE)):
-                yield what, folder.name, pid
+            if pid is None:
+                continue
+            if not (proc.alive(pid) and _lock_held(folder / LOCK_FILE)):
+                yield what, folder.name, pid, "gone", [] if proc.alive(pid) else session_members(pid)
+                continue
+            port = _recorded_port(folder / RECORD_FILE)
+            if port is not None and silent(port):
+                yield what, folder.name, pid, "stuck", []
 
 
 def _recorded_pid(record: Path) -> int | None:
@@ -378,6 +390,15 @@ def _recorded_pid(record: Path) -> int | None:
         return None
     pid = data.get("pid") if isinstance(data, dict) else None
     return pid if isinstance(pid, int) and not isinstance(pid, bool) and pid > 0 else None
+
+
+def _recorded_port(record: Path) -> int | None:
+    try:
+        data = json.loads(record.read_text())
+    except (OSError, ValueError):
+        return None
+    port = data.get("port") if isinstance(data, dict) else None
+    return port if isinstance(port, int) and not isinstance(port, bool) and 0 < port < 65536 else None
 
 
 def _lock_held(lock: Path) -> bool:

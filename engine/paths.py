@@ -2,24 +2,97 @@
 
 Everything lives under a single home folder: `DRIFTLAB_HOME` when set, otherwise the platform's user data
 folder (via platformdirs). Nothing else in the code builds state paths by hand.
+
+State holds credentials (kubeconfigs, the clusters' keys and tokens, Git passwords, Secrets in the SQLite
+databases), so it is private to its owner: folders 0700, files 0600. The helpers here are the one place that
+rule lives: `private_dir`, `write_private`, `make_private`, and `private_umask` for processes (the daemons)
+whose libraries create files themselves.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import secrets
+import stat
 from pathlib import Path
 
 import platformdirs
 
 _NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
+PRIVATE_UMASK = 0o077
+
+
+def private_dir(path: Path) -> Path:
+    """Create `path` (and missing parents) as folders only the owner can enter; tighten it if it is open."""
+    path = Path(path)
+    missing = [parent for parent in (path, *path.parents) if not parent.exists()]
+    path.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
+    for folder in missing:
+        with contextlib.suppress(OSError):
+            folder.chmod(PRIVATE_DIR_MODE)
+    make_private(path)
+    return path
+
+
+def make_private(path: Path) -> None:
+    """Take group and other rights off an existing file or folder (files that libraries create, like SQLite's)."""
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        return
+    if mode & 0o077:
+        with contextlib.suppress(OSError):
+            os.chmod(path, mode & 0o700)
+
+
+def private_file(path: Path) -> Path:
+    """Create `path` empty, or keep it, readable by its owner only; for files a library opens itself (SQLite
+    gives its -wal and -shm files the database's rights, so making the database private first covers them)."""
+    path = Path(path)
+    if not path.parent.exists():
+        private_dir(path.parent)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE))
+    make_private(path)
+    return path
+
+
+def write_private(path: Path, data: str | bytes) -> None:
+    """Write a file only its owner can read, atomically: it never exists with wider rights, even for a moment."""
+    path = Path(path)
+    if not path.parent.exists():
+        private_dir(path.parent)
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data.encode() if isinstance(data, str) else data)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+def private_umask() -> int:
+    """Make every file this process creates from now on private; returns the previous umask. For the daemons,
+    whose libraries (SQLite, git) create files and folders of their own."""
+    return os.umask(PRIVATE_UMASK)
 
 
 def home() -> Path:
-    """The root of all driftlab state, created on first use."""
+    """The root of all driftlab state, created on first use, private to its owner."""
     override = os.environ.get("DRIFTLAB_HOME")
     root = Path(override).expanduser() if override else Path(platformdirs.user_data_dir("driftlab"))
-    root.mkdir(parents=True, exist_ok=True)
+    if not root.is_dir():
+        root.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(root)
+    else:
+        make_private(root)
     return root
 
 
@@ -48,9 +121,7 @@ def clusters_dir() -> Path:
 
 def cluster_dir(name: str) -> Path:
     """State folder of one embedded cluster: its database, daemon record and log."""
-    path = clusters_dir() / check_name(name)
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return private_dir(clusters_dir() / check_name(name))
 
 
 def project_root() -> Path:

@@ -91,7 +91,7 @@ class KubeClient:
                 persist_config=False,
             )
         except Exception as err:
-            raise ClusterError(f"cannot use kubeconfig {self.kubeconfig}: {err}") from None
+            raise ClusterError(f"cannot use kubeconfig {self.kubeconfig}: {' '.join(str(err).split())}") from None
         configuration.retries = 1
         configuration.connection_pool_maxsize = 32
         self._server = configuration.host

@@ -24,6 +24,7 @@ import subprocess
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -183,22 +184,40 @@ def kubeconfig_files(given: str | None = None, env: Mapping[str, str] | None = N
 
 
 def _load(path: Path) -> dict[str, Any]:
+    """One kubeconfig file as a mapping ({} when missing, as kubectl skips missing files of KUBECONFIG)."""
     try:
-        document = yaml.safe_load(path.read_text())
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return {}
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-        raise DriftlabError(f"cannot read kubeconfig {path}: {error}") from None
+    except IsADirectoryError:
+        raise DriftlabError(f"cannot read kubeconfig {path}: it is a folder, not a file") from None
+    except OSError as error:
+        raise DriftlabError(f"cannot read kubeconfig {path}: {error.strerror or error}") from None
+    except UnicodeDecodeError as error:
+        raise DriftlabError(f"cannot read kubeconfig {path}: not UTF-8 text (byte {error.start})") from None
+    except yaml.YAMLError as error:
+        raise DriftlabError(f"kubeconfig {path} is not valid YAML: {_yaml_problem(error)}") from None
     if document is None:
         return {}
     if not isinstance(document, dict):
         raise DriftlabError(f"kubeconfig {path} is not a YAML mapping")
+    for plural in ("clusters", "users", "contexts"):
+        if document.get(plural) is not None and not isinstance(document[plural], list):
+            raise DriftlabError(f"kubeconfig {path}: {plural} must be a list of named entries")
     return document
+
+
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    """PyYAML's complaint on one line, with its line and column."""
+    mark = getattr(error, "problem_mark", None)
+    problem = getattr(error, "problem", None) or " ".join(str(error).split())
+    return f"{problem} (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else problem
 
 
 def _absolute(entry: dict[str, Any], section: str, folder: Path) -> dict[str, Any]:
     """A cluster or user entry with its file references made absolute (they are relative to their file)."""
-    body = dict(entry.get(section) or {})
+    found = entry.get(section)
+    body = dict(found) if isinstance(found, dict) else {}
     for field in _FILE_FIELDS[section]:
         value = body.get(field)
         if isinstance(value, str) and value and not Path(value).expanduser().is_absolute():
@@ -208,7 +227,8 @@ def _absolute(entry: dict[str, Any], section: str, folder: Path) -> dict[str, An
 
 def merged_kubeconfig(files: Iterable[Path]) -> dict[str, Any]:
     """The kubeconfig kubectl sees from several files: the first file that names an entry or sets
-    current-context wins, as kubectl merges them."""
+    current-context wins, as kubectl merges them. `files` lists where it came from, for error messages."""
+    files = list(files)
     merged: dict[str, Any] = {"clusters": {}, "users": {}, "contexts": {}, "current-context": None}
     sections = {"clusters": "cluster", "users": "user", "contexts": "context"}
     seen = False
@@ -224,9 +244,10 @@ def merged_kubeconfig(files: Iterable[Path]) -> dict[str, Any]:
                     merged[plural][entry["name"]] = fixed
         if merged["current-context"] is None and document.get("current-context"):
             merged["current-context"] = str(document["current-context"])
+    where = ", ".join(str(p) for p in files)
     if not seen:
-        where = ", ".join(str(p) for p in files)
         raise DriftlabError(f"no kubeconfig at {where}: pass --kubeconfig FILE or set KUBECONFIG")
+    merged["files"] = where
     return merged
 
 
@@ -234,16 +255,25 @@ def standalone_kubeconfig(merged: Mapping[str, Any], context: str | None, namesp
     """A kubeconfig holding only `context` (the current one when None), defaulting to `namespace`."""
     name = context or merged.get("current-context")
     contexts = merged.get("contexts") or {}
+    source = f"kubeconfig {merged['files']}" if merged.get("files") else "the kubeconfig"
     if not name:
-        raise DriftlabError("the kubeconfig has no current context: name one with --context")
+        raise DriftlabError(f"{source} has no current context: name one with --context")
     if name not in contexts:
         known = ", ".join(sorted(contexts)) or "none"
-        raise DriftlabError(f"the kubeconfig has no context {name!r} (it has: {known})")
-    body = dict(contexts[name].get("context") or {})
+        raise DriftlabError(f"{source} has no context {name!r} (it has: {known})")
+    found = contexts[name].get("context")
+    if not isinstance(found, dict):
+        raise DriftlabError(f"{source}: context {name!r} is empty; it needs a cluster (and a user)")
+    body = dict(found)
     cluster = (merged.get("clusters") or {}).get(body.get("cluster"))
     if cluster is None:
-        raise DriftlabError(f"context {name!r} names cluster {body.get('cluster')!r}, which the kubeconfig lacks")
+        raise DriftlabError(f"{source}: context {name!r} names cluster {body.get('cluster')!r}, which it lacks")
     user = (merged.get("users") or {}).get(body.get("user"))
+    if body.get("user") and user is None:
+        raise DriftlabError(f"{source}: context {name!r} names user {body.get('user')!r}, which it lacks")
+    problem = _server_problem(cluster["cluster"].get("server"))
+    if problem is not None:
+        raise DriftlabError(f"{source}: cluster {body.get('cluster')!r} of context {name!r} {problem}")
     body["namespace"] = namespace
     document = {
         "apiVersion": "v1",
@@ -255,6 +285,20 @@ def standalone_kubeconfig(merged: Mapping[str, Any], context: str | None, namesp
         "current-context": name,
     }
     return yaml.safe_dump(document, sort_keys=False)
+
+
+def _server_problem(server: Any) -> str | None:
+    """Why a cluster's server cannot be an API server URL (https://host[:port]), or None."""
+    if not isinstance(server, str) or not server:
+        return "has no server URL"
+    parsed = urlsplit(server)
+    try:
+        parsed.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        return f"has a server URL with a bad port: {server!r}"
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        return f"has a server that is not a URL such as https://host:6443: {server!r}"
+    return None
 
 
 def api_answers(kubeconfig: Path) -> bool:

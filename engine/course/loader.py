@@ -22,6 +22,9 @@ from .problems import Report
 
 M = TypeVar("M", bound=BaseModel)
 
+MAX_FILE_BYTES = 4 * 1024 * 1024
+"""Largest course, lab or manifest file read: far above any real one, and small enough to parse in a moment."""
+
 _MAPPING_ERRORS = {"model_type", "model_attributes_type", "dict_type"}
 _NUMBER_ERRORS = {"float_type", "float_parsing", "int_type", "int_parsing", "int_from_float", "finite_number"}
 _EXPECTED = {
@@ -35,18 +38,34 @@ _EXPECTED = {
 
 
 def read_text(path: Path, display: str, report: Report) -> str | None:
-    """The file's text, or None after reporting why it cannot be read."""
+    """The file's text, or None after reporting why it cannot be read (missing, a folder, not a regular file,
+    too large, not UTF-8)."""
     try:
-        return path.read_text(encoding="utf-8")
+        if path.is_dir():
+            report.add(display, 1, 1, "expected a file, found a folder")
+            return None
+        if path.exists() and not path.is_file():
+            report.add(display, 1, 1, "not a regular file (a device, socket or pipe cannot be read as YAML)")
+            return None
+        with path.open("rb") as file:
+            data = file.read(MAX_FILE_BYTES + 1)
+        if len(data) > MAX_FILE_BYTES:
+            report.add(display, 1, 1, f"the file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB; split it up")
+            return None
+        return data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
     except FileNotFoundError:
         report.add(display, 1, 1, "file not found")
-    except IsADirectoryError:
-        report.add(display, 1, 1, "expected a file, found a folder")
     except UnicodeDecodeError as err:
-        report.add(display, 1, 1, f"not UTF-8 text (byte {err.start})")
+        report.add(display, *_line_column(err.object, err.start), f"not UTF-8 text (byte {err.start})")
     except OSError as err:
         report.add(display, 1, 1, f"cannot read the file: {err.strerror or err}")
     return None
+
+
+def _line_column(data: bytes, offset: int) -> tuple[int, int]:
+    """The 1-based line and column of a byte offset, so an encoding error points at its line."""
+    before = data[:offset]
+    return before.count(b"\n") + 1, offset - (before.rfind(b"\n") + 1) + 1
 
 
 def read_documents(path: Path, display: str, report: Report) -> list[Document] | None:

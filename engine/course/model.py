@@ -29,6 +29,7 @@ from .. import durations
 from ..checks.spec import Check
 from ..cluster.embedded.settings import PodTimings
 from ..errors import DriftlabError
+from .assets import resolve_asset
 
 DEFAULT_IMAGES = "images.yaml"
 LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
@@ -320,7 +321,7 @@ class Course(_FromFile):
         """The step's Markdown, read from its file when it has one."""
         if isinstance(step.instructions, str):
             return step.instructions
-        return (self.folder / step.instructions.file).read_text()
+        return resolve_asset(self.folder, step.instructions.file, "the course's").read_text()
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -376,14 +377,14 @@ class Lab(_FromFile):
         return self
 
     def seed_paths(self) -> list[Path]:
-        return [self.folder / entry for entry in self.seed]
+        return [resolve_asset(self.folder, entry, "the lab's") for entry in self.seed]
 
     def bootstrap_paths(self) -> list[Path]:
-        return [self.folder / entry for entry in self.bootstrap]
+        return [resolve_asset(self.folder, entry, "the lab's") for entry in self.bootstrap]
 
     def images_path(self) -> Path | None:
         """The lab's image catalogue: the one it names, else its images.yaml if it has one."""
         if self.images:
-            return self.folder / self.images
+            return resolve_asset(self.folder, self.images, "the lab's")
         conventional = self.folder / DEFAULT_IMAGES
         return conventional if conventional.is_file() else None

@@ -15,6 +15,11 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 NodePath = tuple[Any, ...]
 _PLAIN_COLLECTION_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
+MAX_DEPTH = 100
+"""Deepest nesting of lists and mappings accepted; real course, lab and manifest files stay far below it."""
+MAX_ALIAS_EXPANSION = 100_000
+"""How many values aliases may add to a document once expanded: enough for any honest reuse, far too few for
+an alias bomb ("billion laughs"), which is refused before anything is expanded."""
 
 
 @dataclass(frozen=True, order=True)
@@ -86,15 +91,80 @@ def _has(container: Any, part: Any) -> bool:
     return False
 
 
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing nesting deeper than MAX_DEPTH while composing (its composer recurses)."""
+
+    _depth = 0
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                mark = self.peek_event().start_mark
+                raise yaml.composer.ComposerError(None, None, f"nested more than {MAX_DEPTH} levels deep", mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
 def load_documents(text: str) -> list[Document]:
     """Every document in `text`; raises YAMLSyntaxError for text that does not parse."""
     try:
-        nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+        nodes = list(yaml.compose_all(text, Loader=_Loader))
     except yaml.MarkedYAMLError as err:
         raise _syntax_error(err) from None
+    except yaml.reader.ReaderError as err:
+        raise _reader_error(text, err) from None
     except yaml.YAMLError as err:
-        raise YAMLSyntaxError(START, f"invalid YAML: {err}") from None
+        raise YAMLSyntaxError(START, f"invalid YAML: {' '.join(str(err).split())}") from None
+    except RecursionError:
+        raise YAMLSyntaxError(START, f"invalid YAML: nested more than {MAX_DEPTH} levels deep") from None
+    for node in nodes:
+        if node is not None:
+            _check_expansion(node)
     return [_Builder().document(node) for node in nodes if node is not None]
+
+
+def _check_expansion(root: Node) -> None:
+    """Refuse a document whose aliases would expand it beyond MAX_ALIAS_EXPANSION values or MAX_DEPTH levels.
+
+    Sizes and depths are computed once per node (aliases share nodes), without recursion, so a bomb costs no
+    more than its text; an alias that refers to its own ancestor counts once here and is reported while building.
+    """
+    size: dict[int, int] = {}
+    depth: dict[int, int] = {}
+    distinct: set[int] = set()
+    stack: list[tuple[Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        children = _children(node)
+        if done:
+            size[key] = 1 + sum(size.get(id(child), 1) for child in children)
+            depth[key] = 1 + max((depth.get(id(child), 1) for child in children), default=0)
+            continue
+        if key in distinct:
+            continue
+        distinct.add(key)
+        stack.append((node, True))
+        stack.extend((child, False) for child in children if id(child) not in distinct)
+    if size[id(root)] - len(distinct) > MAX_ALIAS_EXPANSION:
+        message = (
+            f"invalid YAML: aliases (*name) expand this document by more than {MAX_ALIAS_EXPANSION} values; "
+            "write the values out instead of nesting aliases"
+        )
+        raise YAMLSyntaxError(Mark.of(root.start_mark), message)
+    if depth[id(root)] > MAX_DEPTH:
+        message = f"invalid YAML: aliases (*name) nest this document more than {MAX_DEPTH} levels deep"
+        raise YAMLSyntaxError(Mark.of(root.start_mark), message)
+
+
+def _children(node: Node) -> list[Node]:
+    if isinstance(node, SequenceNode):
+        return list(node.value)
+    if isinstance(node, MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
 
 
 def load_document(text: str) -> Document | None:
@@ -103,6 +173,14 @@ def load_document(text: str) -> Document | None:
     if len(documents) > 1:
         raise YAMLSyntaxError(documents[1].start, "expected a single YAML document, found more than one")
     return documents[0] if documents else None
+
+
+def _reader_error(text: str, err: yaml.reader.ReaderError) -> YAMLSyntaxError:
+    """A character YAML does not allow (NUL, most control characters), at its line and column."""
+    before = text[: err.position]
+    mark = Mark(before.count("\n") + 1, err.position - (before.rfind("\n") + 1) + 1)
+    character = err.character if isinstance(err.character, str) else chr(err.character)
+    return YAMLSyntaxError(mark, f"invalid YAML: the character {character!r} is not allowed in YAML text")
 
 
 def _syntax_error(err: yaml.MarkedYAMLError) -> YAMLSyntaxError:

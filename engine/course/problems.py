@@ -6,6 +6,15 @@ from dataclasses import dataclass, field
 
 from ..errors import DriftlabError
 
+_BREAKS = "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"
+_ONE_LINE = str.maketrans({char: repr(char)[1:-1] for char in _BREAKS + "".join(map(chr, range(32))) if char != " "})
+
+
+def one_line(message: str) -> str:
+    """The message with line breaks and control characters escaped (`\\n`), as authors' text may hold them:
+    each problem stays one `FILE:LINE:COL: message` line."""
+    return message.translate(_ONE_LINE)
+
 
 @dataclass(frozen=True, order=True)
 class Problem:
@@ -44,7 +53,7 @@ class Report:
 
     def add(self, file: str, line: int, column: int, message: str) -> None:
         self.register(file)
-        problem = Problem(file, line, column, message)
+        problem = Problem(one_line(file), line, column, one_line(message))
         if problem not in self.problems:
             self.problems.append(problem)
 

@@ -18,6 +18,7 @@ from typing import Any
 from .. import paths
 from ..checks.spec import CHECK_KINDS
 from ..errors import DriftlabError
+from .assets import asset_problem, outside, working_path_problem
 from .expressions import field_selector_problem, label_selector_problem
 from .kinds import KindError, ServedKinds
 from .loader import parse_model, read_document, read_text
@@ -32,7 +33,7 @@ from .manifests import (
     read_manifest_path,
 )
 from .model import DEFAULT_IMAGES, LABEL_PATTERN, Course, Lab
-from .positions import Document, Mark, NodePath
+from .positions import Document, Mark, NodePath, YAMLSyntaxError, load_documents
 from .problems import CourseError, Problem, Report
 
 COURSE_FILE = "course.yaml"
@@ -168,6 +169,8 @@ def _lab_names(source: Path) -> list[str]:
 class _Checker:
     """What the lab and course checks share: the file being checked, its folder, and where problems go."""
 
+    owner = "the file's"
+
     def __init__(self, source: Path, display: str, report: Report) -> None:
         self.source = source
         self.folder = source.parent
@@ -184,21 +187,38 @@ class _Checker:
         return display_join(os.path.dirname(self.display), relative)
 
     def relative_file(self, relative: str, path: NodePath, what: str, folders: bool = False) -> bool:
-        """Whether a referenced file (or manifest folder) exists; reports it where it is referenced if not."""
+        """Whether a referenced file (or manifest folder) exists inside this file's folder; reports it where it is
+        referenced if not."""
+        problem = asset_problem(self.folder, relative, self.owner)
+        if problem is not None:
+            self.problem(path, f"{what} {problem}")
+            return False
         target = self.folder / relative
-        if not target.exists():
-            self.problem(path, f"{what} '{relative}' not found (looked for {self.shown(relative)})")
+        try:
+            if not target.exists():
+                self.problem(path, f"{what} '{relative}' not found (looked for {self.shown(relative)})")
+                return False
+            if target.is_dir() and not folders:
+                self.problem(path, f"{what} '{relative}' is a folder; expected a file")
+                return False
+            if target.is_dir() and not manifest_files(target):
+                self.problem(path, f"{what} folder '{relative}' has no {', '.join(SUFFIXES)} files")
+                return False
+        except OSError as err:
+            self.problem(path, f"{what} '{relative}' cannot be read: {err.strerror or err}")
             return False
-        if target.is_dir() and not folders:
-            self.problem(path, f"{what} '{relative}' is a folder; expected a file")
-            return False
-        if target.is_dir() and not manifest_files(target):
-            self.problem(path, f"{what} folder '{relative}' has no {', '.join(SUFFIXES)} files")
-            return False
-        return True
+        escaping = [file.name for file in manifest_files(target) if outside(self.folder, file)]
+        for name in escaping:
+            message = (
+                f"{what} folder '{relative}' holds '{name}', a symbolic link to a file outside {self.owner} folder"
+            )
+            self.problem(path, message)
+        return not escaping
 
 
 class _LabCheck(_Checker):
+    owner = "the lab's"
+
     def run(self) -> tuple[Lab | None, ServedKinds | None]:
         """The lab (None when malformed) and the kinds it serves (None when its file cannot be read)."""
         document = read_document(self.source, self.display, self.report, _LAB_FIELDS)
@@ -232,11 +252,16 @@ class _LabCheck(_Checker):
         """The image catalogue exists and loads as the embedded cluster will load it at lab up."""
         if images is None and (self.folder / DEFAULT_IMAGES).is_file():
             images = DEFAULT_IMAGES
-        elif not (isinstance(images, str) and self.relative_file(images, ("images",), "image catalogue")):
+        if not (isinstance(images, str) and self.relative_file(images, ("images",), "image catalogue")):
             return
         shown = self.shown(images)
         text = read_text(self.folder / images, shown, self.report)
         if text is None:
+            return
+        try:
+            load_documents(text)
+        except YAMLSyntaxError as err:
+            self.report.add(shown, err.mark.line, err.mark.column, err.message)
             return
         from ..cluster.embedded.workloads import CatalogueError, parse_catalogue
 
@@ -253,7 +278,12 @@ class _LabCheck(_Checker):
     def _repos(self, repos: Any) -> None:
         for index, repo in _items(repos):
             name = repo.get("name") if isinstance(repo, dict) else None
-            if isinstance(name, str) and re.match(LABEL_PATTERN, name) and not (self.folder / "repos" / name).is_dir():
+            if not (isinstance(name, str) and re.match(LABEL_PATTERN, name)):
+                continue
+            problem = asset_problem(self.folder, f"repos/{name}", self.owner)
+            if problem is not None:
+                self.problem(("repos", index, "name"), f"the seed content of repo '{name}', {problem}")
+            elif not (self.folder / "repos" / name).is_dir():
                 message = f"repo '{name}' has no seed content: expected a folder {self.shown(f'repos/{name}')}/"
                 self.problem(("repos", index, "name"), message)
 
@@ -263,6 +293,8 @@ class _LabCheck(_Checker):
 
 
 class _CourseCheck(_Checker):
+    owner = "the course's"
+
     def __init__(self, source: Path, display: str) -> None:
         super().__init__(source, display, Report())
         self.report.register(display)
@@ -325,6 +357,7 @@ class _CourseCheck(_Checker):
             self._step_id(step.get("id"), path, seen)
             self._instructions(step.get("instructions"), (*path, "instructions"))
             self._setup(step.get("setup"), (*path, "setup"))
+            self._solution_files(step.get("solution"), (*path, "solution"))
             for number, check in _items(step.get("checks")):
                 self._check(check, (*path, "checks", number))
 
@@ -342,6 +375,17 @@ class _CourseCheck(_Checker):
             self.problem(path, f"instructions look like a file name; write {{file: {value.strip()}}} to use the file")
         elif isinstance(value, dict) and isinstance(value.get("file"), str):
             self.relative_file(value["file"], (*path, "file"), "instructions file")
+
+    def _solution_files(self, solution: Any, path: NodePath) -> None:
+        """File edits stay inside the learner's working folder: relative paths that do not climb out of it."""
+        files = solution.get("files") if isinstance(solution, dict) else None
+        for index, edit in _items(files):
+            target = edit.get("path") if isinstance(edit, dict) else None
+            if not isinstance(target, str):
+                continue
+            problem = working_path_problem(target)
+            if problem is not None:
+                self.problem((*path, "files", index, "path"), f"the file edit {problem}")
 
     # -- setup
 

@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import hmac
 import json
-import os
 import re
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import paths
 from .errors import GitServerError
 
 LEARNER = "learner"
@@ -124,20 +123,7 @@ class Credentials:
 
     def save(self, path: Path) -> None:
         """Write atomically, readable by the owner only, so other users of the machine cannot push."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            with os.fdopen(fd, "w") as handle:
-                json.dump(self.to_json(), handle, indent=2)
-                handle.write("\n")
-            os.chmod(temporary, 0o600)
-            os.replace(temporary, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
-            raise
+        paths.write_private(Path(path), json.dumps(self.to_json(), indent=2) + "\n")
 
     @classmethod
     def load(cls, path: Path) -> Credentials:

@@ -72,7 +72,7 @@ def install_hook(repo: Path) -> bool:
     hook.parent.mkdir(parents=True, exist_ok=True)
     temporary = hook.with_name(f".{HOOK}.tmp")
     temporary.write_text(HOOK_SCRIPT)
-    temporary.chmod(0o755)
+    temporary.chmod(0o700)  # state is private to its owner; git only needs to run it
     os.replace(temporary, hook)
     return True
 

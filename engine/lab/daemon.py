@@ -7,7 +7,8 @@ port of the last run when it is still free, and hands every push to a `PipelineR
 lab's kubeconfig in KUBECONFIG, and to the GitOps agents the lab names (Flux, Argo CD), which it starts
 against the lab's cluster right after it answers (so `lab up` does not wait for them). On a kind cluster the
 Git server also listens on the kind network's gateway (given as extra hosts, never all interfaces), so the
-real agents inside the cluster can pull from it. Like the embedded cluster's daemon it tells its parent it
+real agents inside the cluster can pull from it, and each push is told to those agents at once (`--notify`,
+see gitops/notify.py). Like the embedded cluster's daemon it tells its parent it
 is ready through an inherited pipe, and keeps its pid and port in a small record (`daemon.json`) in the
 lab's state folder, beside its log. It holds a lock for its lifetime, so a pid in the record that is alive
 but not holding the lock belongs to some other process. It stops by itself when the cluster it was started
@@ -23,6 +24,7 @@ import fcntl
 import json
 import logging
 import os
+import select
 import signal
 import socket
 import sys
@@ -44,6 +46,7 @@ LOCK_FILE = "daemon.lock"
 LOG_FILE = "daemon.log"
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
+ANSWER_TIMEOUT = 2.0
 CLUSTER_WATCH_INTERVAL = 2.0
 AGENT_RETRY_START = 1.0
 AGENT_RETRY_MAX = 30.0
@@ -86,9 +89,7 @@ def read_record(state: Path) -> dict[str, Any]:
 
 
 def write_record(state: Path, record: dict[str, Any]) -> None:
-    temporary = state / f"{RECORD_FILE}.tmp"
-    temporary.write_text(json.dumps(record, indent=2) + "\n")
-    os.replace(temporary, state / RECORD_FILE)
+    paths.write_private(state / RECORD_FILE, json.dumps(record, indent=2) + "\n")
 
 
 def _int(value: Any) -> int | None:
@@ -109,12 +110,57 @@ def _lock_held(state: Path) -> bool:
         return False
 
 
-def _answers(port: int) -> bool:
+def answers(port: int, timeout: float = ANSWER_TIMEOUT) -> bool:
+    """Whether the Git server answers an HTTP request. A connection alone proves nothing: the kernel accepts
+    connections for a daemon that is stopped or stuck, which then never replies."""
     try:
-        with socket.create_connection((HOST, port), timeout=2):
+        with socket.create_connection((HOST, port), timeout=timeout) as sock:
+            sock.sendall(b"HEAD / HTTP/1.0\r\nHost: " + HOST.encode() + b"\r\n\r\n")
+            sock.recv(1)  # any reply, even closing the connection, is the daemon acting
             return True
+    except ConnectionResetError:
+        return True
     except OSError:
         return False
+
+
+def silent(port: int, timeout: float = ANSWER_TIMEOUT) -> bool:
+    """Whether a daemon takes connections on the port but never replies: stopped or stuck (not merely gone)."""
+    try:
+        with socket.create_connection((HOST, port), timeout=timeout) as sock:
+            sock.sendall(b"HEAD / HTTP/1.0\r\nHost: " + HOST.encode() + b"\r\n\r\n")
+            sock.recv(1)
+            return False
+    except TimeoutError:
+        return True
+    except OSError:
+        return False
+
+
+def session_members(leader: int) -> list[int]:
+    """Processes still in the session a daemon led (it starts one of its own): what it started and left behind
+    when it died (a Git backend serving a push, say). Linux /proc; elsewhere none are found."""
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            fields = (entry / "stat").read_text().rsplit(") ", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if len(fields) > 3 and fields[3] == str(leader) and fields[0] != "Z" and int(entry.name) != leader:
+            found.append(int(entry.name))
+    return sorted(found)
+
+
+def end_leftovers(leader: int) -> list[int]:
+    """Kill what a daemon that is gone left in its session; their pids. Only once the leader is gone: then no
+    new process can take the session's id, so every member found is the dead daemon's."""
+    if proc.alive(leader):
+        return []
+    members = session_members(leader)
+    for pid in members:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+    return members
 
 
 # Control (from the command line) -----------------------------------------------------------------------------
@@ -132,6 +178,7 @@ class LabDaemon:
         agents: Sequence[str] = (),
         agent_scale: float = 1.0,
         hosts: Sequence[str] | Callable[[], Sequence[str]] = (),
+        notify: Sequence[str] = (),
     ) -> None:
         self.name = paths.check_name(name)
         self.repos_dir = Path(repos_dir)
@@ -140,6 +187,7 @@ class LabDaemon:
         self.agents = list(agents)
         self.agent_scale = agent_scale
         self._hosts = hosts
+        self.notify = list(notify)
 
     def hosts(self) -> list[str]:
         """Addresses the Git server listens on besides 127.0.0.1 (asked for only when the daemon starts: finding
@@ -169,13 +217,23 @@ class LabDaemon:
         same = (
             current.cluster_pid == cluster_pid
             and record.get("agents", []) == self.agents
+            and record.get("notify", []) == self.notify
             and list(record.get("hosts") or []) == list(hosts)
         )
-        if current.running and current.port and same and _answers(current.port):
+        answering = bool(current.running and current.port and answers(current.port))
+        if answering and same:
             return current
         if current.running and current.pid:
-            proc.stop(current.pid, STOP_TIMEOUT)
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+            if answering:
+                proc.stop(current.pid, STOP_TIMEOUT)
+            else:  # stuck or stopped: it would not act on SIGTERM either
+                log.warning("the daemon of lab %s (pid %d) does not answer; killing it", self.name, current.pid)
+                proc.kill_group(current.pid)
+                _wait_gone(current.pid, STOP_TIMEOUT)
+        old = _int(record.get("pid"))
+        if old is not None:
+            end_leftovers(old)
+        paths.private_dir(self.state_dir)
         args = [
             sys.executable,
             "-m",
@@ -191,6 +249,8 @@ class LabDaemon:
             args += ["--cluster", self.cluster]
         if self.agents:
             args += ["--agents", ",".join(self.agents), "--agent-scale", str(self.agent_scale)]
+        if self.notify:
+            args += ["--notify", ",".join(self.notify)]
         if cluster_pid is not None:
             args += ["--cluster-pid", str(cluster_pid)]
         for host in hosts:
@@ -202,8 +262,14 @@ class LabDaemon:
         """Stop the daemon; True if it was running. A pid a crash left in the record is dropped either way."""
         status = self.status()
         if status.pid is not None:
+            if not (status.port and answers(status.port)):
+                with contextlib.suppress(ProcessLookupError):  # a stopped daemon acts on SIGTERM once it runs
+                    os.kill(status.pid, signal.SIGCONT)
             proc.stop(status.pid, STOP_TIMEOUT)
         record = read_record(self.state_dir)
+        old = _int(record.get("pid"))
+        if old is not None:
+            end_leftovers(old)
         if "pid" in record:
             record.pop("pid")
             write_record(self.state_dir, record)
@@ -215,6 +281,18 @@ class LabDaemon:
                 f"the Git server, pipelines and agents of lab {self.name!r} did not start; "
                 f"its log is {self.log_path}:\n" + proc.log_tail(self.log_path)
             )
+
+
+def _wait_gone(pid: int, timeout: float) -> None:
+    """Wait for a process that is not our child to end (a pidfd, where Linux has one)."""
+    try:
+        fd = os.pidfd_open(pid)
+    except (ProcessLookupError, AttributeError, OSError):
+        return
+    try:
+        select.select([fd], [], [], timeout)
+    finally:
+        os.close(fd)
 
 
 def stop_all(clusters: set[str] | None = None) -> list[str]:
@@ -260,6 +338,7 @@ async def _watch_cluster(pid: int, stop: asyncio.Event) -> None:
 async def serve(args: argparse.Namespace) -> None:
     from ..gitops.agents import GitOpsAgents
     from ..gitops.controller import Timing
+    from ..gitops.notify import PushNotifier
     from ..gitserver.credentials import Credentials
     from ..gitserver.seed import seed_repos
     from ..gitserver.server import GitServer
@@ -273,10 +352,12 @@ async def serve(args: argparse.Namespace) -> None:
     log.info("repositories: %s", ", ".join(seeded) or "(none)")
     runner = PipelineRunner(paths.pipeline_store(name), root, env={"KUBECONFIG": str(args.kubeconfig)}, secrets={})
     agents = GitOpsAgents(args.kubeconfig, state / "gitops", args.agents, Timing(args.agent_scale))
+    notifier = PushNotifier(args.kubeconfig, args.notify)
 
     def on_push(event: PushEvent) -> None:
         runner.on_push(event)
         agents.on_push(event)
+        notifier.on_push(event)
 
     recorded = _int(read_record(state).get("port")) or 0
     port = recorded if recorded and _port_is_free(recorded) else 0
@@ -287,7 +368,7 @@ async def serve(args: argparse.Namespace) -> None:
     except BaseException:
         await runner.stop()
         raise
-    agents.git_servers = server.urls
+    agents.git_servers = notifier.git_servers = server.urls
     write_record(
         state,
         {
@@ -297,6 +378,7 @@ async def serve(args: argparse.Namespace) -> None:
             "port": server.port,
             "cluster_pid": args.cluster_pid,
             "agents": args.agents,
+            "notify": args.notify,
             "hosts": args.host,
             "started": time.time(),
         },
@@ -352,12 +434,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cluster-pid", type=int)
     parser.add_argument("--agents", type=_agent_list, default=[])
     parser.add_argument("--agent-scale", type=float, default=1.0)
+    parser.add_argument("--notify", type=_agent_list, default=[], help="Real agents in the cluster to tell of pushes.")
     parser.add_argument("--host", action="append", default=[], help="Another address to serve Git on.")
     parser.add_argument("--ready-fd", type=int)
     args = parser.parse_args(argv)
+    paths.private_umask()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    state = paths.lab_dir(args.name)
-    state.mkdir(parents=True, exist_ok=True)
+    state = paths.private_dir(paths.lab_dir(args.name))
+    paths.make_private(state / LOG_FILE)
     lock = open(state / LOCK_FILE, "a")  # noqa: SIM115 - held for the daemon's lifetime
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)

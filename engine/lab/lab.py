@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -47,6 +46,7 @@ from ..cluster.backend import (
 )
 from ..cluster.embedded.settings import ClusterSettings, PodTimings
 from ..cluster.existing import ExistingCluster
+from ..cluster.kind_backend import KindCluster
 from ..course import Course, Lab, Step, load_lab
 from ..course.manifests import seed_namespaces
 from ..errors import DriftlabError
@@ -259,6 +259,7 @@ class LabRuntime:
             agents=self.lab.agents if self.cluster.embedded_agents else [],
             agent_scale=self.agent_scale,
             hosts=self.git_hosts,
+            notify=[] if self.cluster.embedded_agents else self.lab.agents,
         )
 
     def git_hosts(self) -> list[str]:
@@ -370,6 +371,9 @@ class LabRuntime:
             self._require_shareable()
         status = cluster.up(progress=self.say)
         self._write_kubeconfig(status)
+        catalogue = self.lab.images_path()
+        if isinstance(cluster, KindCluster) and catalogue is not None:
+            cluster.load_images(catalogue, progress=self.say)
         if self.lab.agents and not cluster.embedded_agents:
             self.install_agents()
         return status
@@ -700,10 +704,7 @@ class LabRuntime:
 
     def _save_record(self, record: dict[str, Any]) -> None:
         data = {"course": self.name, "source": str(self.course.source), **record}
-        path = self.cluster.state_dir / RECORD_FILE
-        temporary = path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(data, indent=2) + "\n")
-        os.replace(temporary, path)
+        paths.write_private(self.cluster.state_dir / RECORD_FILE, json.dumps(data, indent=2) + "\n")
 
 
 def _untold(phase: str, state: str, detail: str) -> None:
@@ -715,10 +716,7 @@ def _unsaid(line: str) -> None:
 
 
 def _write_private(path: Path, text: str) -> None:
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(text)
-    temporary.chmod(0o600)
-    os.replace(temporary, path)
+    paths.write_private(path, text)
 
 
 def lab_settings(lab: Lab, timings: PodTimings | None = None) -> ClusterSettings:

@@ -229,23 +229,74 @@ def _duplicate_names(pipeline: Pipeline) -> list[tuple[tuple[Any, ...], str]]:
     return found
 
 
+MAX_DEPTH = 50
+"""Deepest nesting of lists and mappings in a pipeline file (real ones use five or six levels)."""
+MAX_ALIAS_EXPANSION = 10_000
+"""Most values aliases may add: an alias bomb ("billion laughs") is refused before it expands."""
+
+
+class _Loader(yaml.SafeLoader):
+    """The safe loader, refusing nesting deeper than MAX_DEPTH while composing (its composer recurses)."""
+
+    _depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                mark = self.peek_event().start_mark
+                raise yaml.composer.ComposerError(None, None, f"nested more than {MAX_DEPTH} levels deep", mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def _expanded_size(root: yaml.Node) -> int:
+    """How many values the document has once its aliases are expanded, without expanding them."""
+    sizes: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            children = [part for pair in node.value for part in pair]
+        if done:
+            sizes[id(node)] = 1 + sum(sizes.get(id(child), 1) for child in children)
+        elif id(node) not in sizes:
+            sizes[id(node)] = 1
+            stack.append((node, True))
+            stack.extend((child, False) for child in children if id(child) not in sizes)
+    return sizes[id(root)]
+
+
 def load_pipeline(text: str, file: str = PIPELINE_FILE) -> Pipeline:
     """Parse and validate a pipeline file; raise PipelineFileError listing every problem with its position."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        root = yaml.compose(text, Loader=_Loader)
+        if root is not None and _expanded_size(root) > MAX_ALIAS_EXPANSION:
+            message = f"aliases (*name) expand the file by more than {MAX_ALIAS_EXPANSION} values"
+            raise PipelineFileError([_problem(file, root.start_mark, message)])
+        data = yaml.SafeLoader("").construct_document(root) if root is not None else None
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         raise PipelineFileError([_problem(file, mark, f"not valid YAML: {err.problem or err}")]) from None
     except yaml.YAMLError as err:
-        raise PipelineFileError([_problem(file, None, f"not valid YAML: {err}")]) from None
+        raise PipelineFileError([_problem(file, None, f"not valid YAML: {' '.join(str(err).split())}")]) from None
+    except RecursionError:
+        raise PipelineFileError([_problem(file, None, f"nested more than {MAX_DEPTH} levels deep")]) from None
     if root is None or data is None:
         raise PipelineFileError([_problem(file, None, "the pipeline is empty: it needs at least 'jobs'")])
     if not isinstance(data, dict):
         message = "the pipeline must be a mapping with 'jobs' (and optionally triggers, env, secrets, timeout)"
         raise PipelineFileError([_problem(file, root.start_mark, message)])
     positions = _Positions()
-    positions.walk(root)
+    try:
+        positions.walk(root)
+    except RecursionError:
+        message = f"aliases (*name) nest the file more than {MAX_DEPTH} levels deep, or refer to themselves"
+        raise PipelineFileError([_problem(file, root.start_mark, message)]) from None
     problems = [
         _problem(file, mark, f"{_where(path[:-1]) + ': ' if path[:-1] else ''}'{path[-1]}' is given twice")
         for path, mark in positions.duplicates

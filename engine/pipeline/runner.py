@@ -16,6 +16,11 @@ branch the triggers do not name makes no run; anything else is queued (a pipelin
 makes a run that fails at once and logs why). Each repo has one worker that runs its queued runs one at a
 time, oldest first; different repos run side by side. Runs, steps and logs live in the store, so a restart
 resumes the queue and marks the run that was going as interrupted.
+
+The store also keeps where each branch was when its last push was taken. A push that reached the repository
+but not the runner (the daemon died between the two) is found at the next start, by comparing the branches
+with what was recorded, and taken then like any other push (its pusher unknown). A repository the runner has
+never seen is only recorded: its branches were seeded, not pushed.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import proc
-from ..gitserver.events import PushEvent
+from ..gitserver.events import ZERO, PushEvent
 from .errors import PipelineError, PipelineFileError
 from .execute import StepOutcome, run_step
 from .model import PIPELINE_FILE, Pipeline, Step, load_pipeline
@@ -209,6 +214,7 @@ class PipelineRunner:
         if self._loop is not None:
             return
         self._recover()
+        missed = await asyncio.to_thread(self._missed_pushes)
         sweep(self.workdir)
         self._queue = asyncio.Queue()
         self._stopped = asyncio.Event()
@@ -216,7 +222,7 @@ class PipelineRunner:
             self._loop = asyncio.get_running_loop()
             self._loop_thread = threading.get_ident()
             early, self._early = self._early, []
-        for event in early:
+        for event in [*missed, *early]:
             self._queue.put_nowait(event)
         self._tasks[""] = asyncio.create_task(self._intake(), name="pipeline-intake")
         for repo in self.store.queued_repos():
@@ -310,7 +316,15 @@ class PipelineRunner:
 
     async def _receive(self, event: PushEvent) -> None:
         branch = event.branch
-        if branch is None or event.deleted:
+        if branch is None:
+            return
+        try:
+            await self._take(event, branch)
+        finally:
+            self.store.set_heads(event.repo, {event.ref: None if event.deleted else event.new})
+
+    async def _take(self, event: PushEvent, branch: str) -> None:
+        if event.deleted:
             return
         try:
             commit = await asyncio.to_thread(read_commit, bare_repo(self.repos_root, event.repo), event.new)
@@ -492,6 +506,24 @@ class PipelineRunner:
 
     # recovery and notifications -----------------------------------------------------------------------------
 
+    def _missed_pushes(self) -> list[PushEvent]:
+        """Pushes to the branches that reached the repositories but not the runner (see the module docstring)."""
+        missed = []
+        for bare in sorted(self.repos_root.glob("*.git")) if self.repos_root.is_dir() else []:
+            repo = bare.name.removesuffix(".git")
+            current = _branch_heads(bare)
+            if current is None:
+                continue
+            recorded = self.store.heads(repo)
+            if recorded is None:
+                self.store.set_heads(repo, dict(current))
+                continue
+            for ref, sha in current.items():
+                if recorded.get(ref) != sha and not self.store.has_run(repo, ref, sha):
+                    log.info("pipeline: %s %s moved to %s while the runner was away", repo, ref, sha[:7])
+                    missed.append(PushEvent(repo, ref, recorded.get(ref, ZERO), sha, ""))
+        return missed
+
     def _recover(self) -> None:
         """Runs still marked running were cut off by a crash: end their leftover processes, mark them."""
         for run in self.store.runs(status=RUNNING):
@@ -522,6 +554,14 @@ async def _cancel(tasks: list[asyncio.Task[None]]) -> None:
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _branch_heads(bare: Path) -> dict[str, str] | None:
+    """The branches of a bare repository and their commits; None when git cannot read it."""
+    result = proc.run(["git", "for-each-ref", "--format=%(refname) %(objectname)", "refs/heads/"], cwd=bare)
+    if not result.ok:
+        return None
+    return dict(line.split(" ", 1) for line in result.stdout.splitlines() if " " in line)
 
 
 def _triggered(text: str, branch: str) -> bool:

@@ -6,7 +6,6 @@ which is why the database is in WAL mode: readers never wait for the writer, nor
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import threading
 import time
@@ -74,6 +73,12 @@ CREATE TABLE IF NOT EXISTS logs (
     text TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS logs_by_run ON logs (run_id, id);
+CREATE TABLE IF NOT EXISTS heads (
+    repo TEXT NOT NULL,
+    ref TEXT NOT NULL,
+    sha TEXT NOT NULL,
+    PRIMARY KEY (repo, ref)
+);
 """
 
 
@@ -180,7 +185,7 @@ class PipelineStore:
     def __init__(self, path: Path, *, create: bool = True) -> None:
         if not create and not path.exists():
             raise PipelineError(f"no pipeline store at {path}")
-        path.parent.mkdir(parents=True, exist_ok=True)
+        paths.private_file(path)
         self.path = path
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10)
@@ -189,7 +194,6 @@ class PipelineStore:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(_SCHEMA)
-        os.chmod(path, 0o600)
 
     def close(self) -> None:
         with self._lock:
@@ -290,6 +294,31 @@ class PipelineStore:
                 "UPDATE runs SET cancel_requested = 1 WHERE id = ? AND status = ?", (run_id, RUNNING)
             ).rowcount
         return changed == 1
+
+    def has_run(self, repo: str, ref: str, commit: str) -> bool:
+        """Whether a push of `commit` to `ref` already made a run."""
+        rows = self._query(
+            "SELECT 1 FROM runs WHERE repo = ? AND ref = ? AND commit_sha = ? LIMIT 1", (repo, ref, commit)
+        )
+        return bool(rows)
+
+    # branch heads the runner has taken pushes to ------------------------------------------------------------
+
+    def heads(self, repo: str) -> dict[str, str] | None:
+        """The last commit of each branch of a repo that a push was taken for; None for a repo never seen."""
+        rows = self._query("SELECT ref, sha FROM heads WHERE repo = ?", (repo,))
+        return {row["ref"]: row["sha"] for row in rows} if rows else None
+
+    def set_heads(self, repo: str, heads: dict[str, str | None]) -> None:
+        """Record where branches are once their pushes were taken (None: the branch was deleted). A repo is
+        remembered even with no branch, so that a first branch pushed later is told apart from a new repo."""
+        with self._transaction() as db:
+            for ref, sha in heads.items():
+                if sha is None:
+                    db.execute("DELETE FROM heads WHERE repo = ? AND ref = ?", (repo, ref))
+                else:
+                    db.execute("INSERT OR REPLACE INTO heads (repo, ref, sha) VALUES (?, ?, ?)", (repo, ref, sha))
+            db.execute("INSERT OR IGNORE INTO heads (repo, ref, sha) VALUES (?, '', '')", (repo,))
 
     # steps --------------------------------------------------------------------------------------------------
 

@@ -115,7 +115,7 @@ def test_lab_up_then_check_before_and_after_doing_the_step_by_hand(driftlab: Dri
     assert once.stdout.splitlines()[-1] == "step scale: 0 of 2 checks pass; not passed yet"
 
     status = driftlab.ok("lab", "status", COURSE, "--trust").stdout.splitlines()
-    assert status[0].startswith("lab 'basics' (cluster lab-basics): running at http://127.0.0.1:")
+    assert status[0].startswith("lab 'basics' (cluster lab-basics): running at https://127.0.0.1:")
     assert status[1].endswith("1 of 3 steps passed")
     assert status[2] == "step 2 of 3 current: scale (Scale the web app)"
     assert status[3].startswith("checks: ")

@@ -62,7 +62,7 @@ def test_up_is_idempotent_and_down_keeps_state_unless_purged(tmp_path: Path) -> 
 def test_kubeconfig_names_the_context_and_listens_on_loopback(cluster: Cluster) -> None:
     text = cluster.driftlab("cluster", "kubeconfig", "--name", cluster.name).stdout
     assert "current-context: driftlab-test" in text
-    assert "server: http://127.0.0.1:" in text
+    assert "server: https://127.0.0.1:" in text
     contexts = cluster.kubectl("config", "get-contexts", "-o", "name").stdout.split()
     assert contexts == ["driftlab-test"]
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import sys
+import threading
 import urllib.request
 from pathlib import Path
 
@@ -11,19 +13,31 @@ from ... import paths, proc
 from ...errors import DriftlabError
 from .. import kubeconfig
 from ..backend import ClusterStatus, Progress
+from . import tls
 from .record import LOG_FILE, read_record, write_record
 
 __all__ = ["ClusterStatus", "EmbeddedCluster"]
 
 START_TIMEOUT = 20.0
 STOP_TIMEOUT = 10.0
+HOST = "127.0.0.1"
 
 
-def _answers(server: str) -> bool:
+def server_url(port: object) -> str | None:
+    """The API's address as kubeconfigs name it (HTTPS on the loopback address)."""
+    return f"https://{HOST}:{port}" if port else None
+
+
+def _answers(server: str, state: Path) -> bool:
+    """Whether the API answers `/healthz` over TLS with this cluster's CA (health needs no token)."""
+    found = tls.read_client_credentials(state)
+    if found is None:
+        return False
     try:
-        with urllib.request.urlopen(f"{server}/healthz", timeout=2) as response:
+        context = tls.client_context(found[0])
+        with urllib.request.urlopen(f"{server}/healthz", timeout=2, context=context) as response:
             return bool(response.status == 200)
-    except OSError:
+    except (OSError, ValueError):
         return False
 
 
@@ -47,8 +61,8 @@ class EmbeddedCluster:
         record = read_record(self.state_dir) if self.exists() else {}
         pid = record.get("pid")
         port = record.get("port")
-        server = f"http://127.0.0.1:{port}" if port else None
-        running = isinstance(pid, int) and proc.alive(pid) and server is not None and _answers(server)
+        server = server_url(port)
+        running = isinstance(pid, int) and proc.alive(pid) and server is not None and _answers(server, self.state_dir)
         return ClusterStatus(self.name, running, pid if isinstance(pid, int) else None, server, self.state_dir)
 
     def up(self, progress: Progress | None = None) -> ClusterStatus:
@@ -59,6 +73,7 @@ class EmbeddedCluster:
             return current
         if current.pid and proc.alive(current.pid):
             proc.stop(current.pid, STOP_TIMEOUT)
+        maker = self._make_credentials() if tls.missing(self.state_dir) else None
         started = proc.start_daemon(
             [
                 sys.executable,
@@ -72,6 +87,8 @@ class EmbeddedCluster:
             log_path=self.state_dir / LOG_FILE,
             timeout=START_TIMEOUT,
         )
+        if maker is not None:
+            maker.join()
         if not started:
             raise DriftlabError(
                 f"the embedded cluster {self.name!r} did not start; its log is {self.state_dir / LOG_FILE}:\n"
@@ -80,8 +97,20 @@ class EmbeddedCluster:
         # The daemon said it answers; no need to ask it again.
         record = read_record(self.state_dir)
         pid = record.get("pid")
-        server = f"http://127.0.0.1:{record['port']}"
+        server = server_url(record.get("port"))
         return ClusterStatus(self.name, True, pid if isinstance(pid, int) else None, server, self.state_dir)
+
+    def _make_credentials(self) -> threading.Thread:
+        """Make the CA, certificate and token while the daemon loads (it waits for them on their lock), so the
+        first start costs no more than later ones; a failure here is left for the daemon to meet and log."""
+
+        def make() -> None:
+            with contextlib.suppress(Exception):
+                tls.ensure(self.state_dir)
+
+        maker = threading.Thread(target=make, name="cluster-credentials", daemon=True)
+        maker.start()
+        return maker
 
     def down(self, purge: bool = False) -> bool:
         """Stop the daemon; with purge, also delete every object and the state folder. True if it was running."""
@@ -105,13 +134,16 @@ class EmbeddedCluster:
 
     def agent_git_host(self) -> str:
         """The lab's daemon hosts the embedded agents, so they reach the Git server on the loopback address."""
-        return "127.0.0.1"
+        return HOST
 
     def kubeconfig(self, namespace: str | None = None) -> str:
+        """A kubeconfig with the cluster's address, the CA its certificate is signed by and its bearer token."""
         record = read_record(self.state_dir) if self.exists() else {}
-        port = record.get("port")
-        if not port:
+        server = server_url(record.get("port"))
+        found = tls.read_client_credentials(self.state_dir) if server else None
+        if server is None or found is None:
             raise DriftlabError(
                 f"there is no cluster named {self.name!r}; create it with: driftlab cluster up --name {self.name}"
             )
-        return kubeconfig.render(self.name, f"http://127.0.0.1:{port}", namespace or "default")
+        ca_pem, token = found
+        return kubeconfig.render(self.name, server, namespace or "default", ca_pem=ca_pem, token=token)

@@ -6,8 +6,9 @@ Kept apart from the daemon so the command line can read it without importing the
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
+
+from ...paths import write_private
 
 DB_FILE = "cluster.db"
 RECORD_FILE = "daemon.json"
@@ -23,6 +24,4 @@ def read_record(state: Path) -> dict[str, object]:
 
 
 def write_record(state: Path, record: dict[str, object]) -> None:
-    tmp = state / f"{RECORD_FILE}.tmp"
-    tmp.write_text(json.dumps(record, indent=2))
-    os.replace(tmp, state / RECORD_FILE)
+    write_private(state / RECORD_FILE, json.dumps(record, indent=2))

@@ -15,6 +15,10 @@ from .status import ApiError, bad_request, path_not_found
 JSON = "application/json"
 YAML = "application/yaml"
 PROTOBUF = "application/vnd.kubernetes.protobuf"
+MAX_DEPTH = 100
+"""Deepest nesting of a request body: far beyond any Kubernetes object, well within what the handlers can walk."""
+MAX_ALIAS_EXPANSION = 100_000
+"""Most nodes a YAML body may expand to through its aliases."""
 
 
 @dataclass(frozen=True)
@@ -71,19 +75,75 @@ def decode_body(raw: bytes, content_type: str | None) -> Any:
     if not text.strip():
         raise bad_request("the request body is empty")
     if kind in (YAML, "application/apply-patch+yaml", "application/x-yaml", "text/yaml"):
-        try:
-            return yaml.safe_load(text)
-        except yaml.YAMLError as err:
-            mark = getattr(err, "problem_mark", None)
-            where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-            problem = getattr(err, "problem", None) or str(err)
-            raise bad_request(f"error converting YAML to JSON: yaml: {problem}{where}") from err
+        return _checked_depth(_load_yaml(text))
     try:
-        return json.loads(text)
+        return _checked_depth(json.loads(text))
     except json.JSONDecodeError as err:
         raise bad_request(
             f"the request body is not valid JSON: {err.msg} at line {err.lineno}, column {err.colno}"
         ) from err
+    except RecursionError:
+        raise _too_deep() from None
+
+
+def _load_yaml(text: str) -> Any:
+    """One YAML document as data, refusing alias bombs before they expand (as the real server's YAML reader
+    does) and nesting too deep to walk."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        if node is None:
+            return None
+        if _expanded_size(node) > MAX_ALIAS_EXPANSION:
+            raise bad_request("error converting YAML to JSON: yaml: document contains excessive aliasing")
+        return yaml.SafeLoader("").construct_document(node)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(err, "problem", None) or " ".join(str(err).split())
+        raise bad_request(f"error converting YAML to JSON: yaml: {problem}{where}") from err
+    except RecursionError:
+        raise _too_deep() from None
+
+
+def _expanded_size(root: yaml.Node) -> int:
+    """How many nodes the document has once every alias is expanded, counted once per distinct node."""
+    sizes: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        children = _children(node)
+        if done:
+            sizes[id(node)] = 1 + sum(sizes.get(id(child), 1) for child in children)
+        elif id(node) not in sizes:
+            sizes[id(node)] = 1  # in progress: an alias to an ancestor counts once
+            stack.append((node, True))
+            stack.extend((child, False) for child in children if id(child) not in sizes)
+    return sizes[id(root)]
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
+
+
+def _checked_depth(data: Any) -> Any:
+    """The data, unless lists and objects nest deeper than MAX_DEPTH (the handlers walk bodies recursively)."""
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict | list):
+            if depth > MAX_DEPTH:
+                raise _too_deep()
+            children = value.values() if isinstance(value, dict) else value
+            stack.extend((child, depth + 1) for child in children)
+    return data
+
+
+def _too_deep() -> ApiError:
+    return bad_request(f"the request body nests objects and lists more than {MAX_DEPTH} levels deep")
 
 
 def bool_param(value: str | None) -> bool:

@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import discovery, openapi, patching, scale, tables
+from . import discovery, openapi, patching, scale, tables, tls
 from .catalog import Catalog, storage_key
 from .clock import now
 from .patching import PatchError
@@ -79,18 +79,28 @@ def _wants_table(request: web.Request) -> bool:
     return "as=Table" in request.headers.get("Accept", "")
 
 
-class ApiServer:
-    """Owns the aiohttp application; every request lands in `dispatch`."""
+UNAUTHORIZED = ApiError(401, "Unauthorized", "Unauthorized")
 
-    def __init__(self, api: Api, address: str) -> None:
+
+class ApiServer:
+    """Owns the aiohttp application; every request lands in `dispatch`.
+
+    With a `token`, every request but the public health and version paths must carry it as a bearer token,
+    as a real server with anonymous access turned off demands; without one (in-process tests) none is needed.
+    """
+
+    def __init__(self, api: Api, address: str, token: str | None = None) -> None:
         self.api = api
         self.catalog: Catalog = api.catalog
         self.address = address
+        self.token = token
         self.app = web.Application(client_max_size=MAX_BODY)
-        self.app.router.add_route("*", "/{tail:.*}", self.dispatch)
+        self.app.router.add_route("*", r"/{tail:[\s\S]*}", self.dispatch)  # every path, a newline in it too
         self._openapi_cache: tuple[int, dict[str, Any]] | None = None
 
     async def dispatch(self, request: web.Request) -> web.StreamResponse:
+        if self.token is not None and not self._authenticated(request):
+            return error_response(UNAUTHORIZED)
         try:
             return await self._route(request)
         except ApiError as err:
@@ -104,6 +114,13 @@ class ApiServer:
         except Exception as err:  # the server must answer, whatever a request does to it
             log.exception("internal error on %s %s", request.method, request.path_qs)
             return error_response(ApiError(500, "InternalError", f"Internal error occurred: {err}"))
+
+    def _authenticated(self, request: web.Request) -> bool:
+        """A wrong token is refused everywhere; no token at all only reads the public paths (as anonymous)."""
+        header = request.headers.get("Authorization")
+        if header is None and tls.is_public(request.path) and request.method in ("GET", "HEAD"):
+            return True
+        return tls.bearer_matches(header, self.token or "")
 
     async def _route(self, request: web.Request) -> web.StreamResponse:
         path = request.path.rstrip("/") or "/"

@@ -13,6 +13,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ...errors import DriftlabError
+from ...paths import write_private
 
 SETTINGS_FILE = "settings.json"
 
@@ -57,4 +58,4 @@ class ClusterSettings(BaseModel):
         return settings
 
     def save(self, state: Path) -> None:
-        (state / SETTINGS_FILE).write_text(self.model_dump_json(indent=2))
+        write_private(state / SETTINGS_FILE, self.model_dump_json(indent=2))

@@ -7,6 +7,7 @@ to a window; a watch from before the window gets 410 Gone, as etcd compaction gi
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -36,6 +37,11 @@ CREATE TABLE IF NOT EXISTS events (
 DEFAULT_EVENT_WINDOW = 20_000
 
 
+class StorageError(Exception):
+    """A write the database refused (a full disk, a read-only folder); nothing of it was kept. The server
+    answers the request that made it with a 500 Status carrying this message, and keeps serving."""
+
+
 @dataclass(frozen=True)
 class StoredEvent:
     rv: int
@@ -50,6 +56,7 @@ class Store:
 
     def __init__(self, path: Path, event_window: int = DEFAULT_EVENT_WINDOW) -> None:
         self.event_window = max(10, event_window)
+        self.path = Path(path)
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
@@ -61,6 +68,16 @@ class Store:
 
     def close(self) -> None:
         self._db.close()
+
+    def storage_error(self, err: sqlite3.Error) -> StorageError:
+        """What a failed write says: a full disk or a read-only folder by name, anything else as SQLite put it."""
+        folder = self.path.parent
+        text = str(err)
+        if "full" in text:
+            return StorageError(f"the cluster's storage is full: no space left on the device holding {folder}")
+        if "readonly" in text or "read-only" in text:
+            return StorageError(f"the cluster's storage cannot be written: {folder} is read-only")
+        return StorageError(f"the cluster's storage failed: {text}")
 
     @property
     def oldest_watchable(self) -> int:
@@ -161,14 +178,26 @@ class Store:
         def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
             db = self.store._db
             if exc_type is None:
-                db.execute(
-                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('revision', ?)",
-                    (str(self.store.revision),),
-                )
-                db.execute("COMMIT")
-            else:
-                db.execute("ROLLBACK")
-                self.store.revision -= 1
+                try:
+                    db.execute(
+                        "INSERT OR REPLACE INTO meta (key, value) VALUES ('revision', ?)",
+                        (str(self.store.revision),),
+                    )
+                    db.execute("COMMIT")
+                    return
+                except sqlite3.Error as err:
+                    self._undo()
+                    raise self.store.storage_error(err) from None
+            self._undo()
+            if isinstance(exc, sqlite3.Error):
+                raise self.store.storage_error(exc) from None
+
+        def _undo(self) -> None:
+            """Roll back (SQLite may have done so itself, on a full disk) so the next write starts clean."""
+            if self.store._db.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    self.store._db.execute("ROLLBACK")
+            self.store.revision -= 1
 
     def _transaction(self) -> Store._Tx:
         return Store._Tx(self)

@@ -1,7 +1,9 @@
 """`driftlab course import-killercoda DIR OUT`: read the scenario, plan the course, write it, validate it.
 
 Nothing is written until the scenario has been read without errors, so a scenario with a missing file leaves
-OUT untouched. The written course must pass `driftlab course validate`; if it does not, the import fails.
+OUT untouched; a write that fails half-way (a full disk) removes what it wrote. The written course must pass
+`driftlab course validate`; if it does not, the import fails and the course stays, complete, for the author to
+fix at the lines the problems name.
 """
 
 from __future__ import annotations
@@ -52,8 +54,15 @@ def import_scenario(
     target = Path(out)
     lab_reference = lab_for(lab, target)
     plan = plan_course(scenario, lab_reference)
+    created = not target.exists()
     _prepare(target, force)
-    write_plan(plan, target, header=_header(scenario.folder, target))
+    try:
+        write_plan(plan, target, header=_header(scenario.folder, target))
+    except OSError as err:
+        _discard(target, created)
+        raise DriftlabError(
+            f"cannot write the course into {os.fspath(target)}: {err.strerror or err}; nothing was left there"
+        ) from None
     problems = validate_course(target)
     if problems:
         raise CourseError(problems, what=f"the imported course {os.fspath(target / COURSE_FILE)}")
@@ -95,6 +104,16 @@ def _prepare(out: Path, force: bool) -> None:
             if (out / name).is_dir():
                 shutil.rmtree(out / name)
         (out / COURSE_FILE).unlink(missing_ok=True)
+
+
+def _discard(out: Path, created: bool) -> None:
+    """Remove what a failed write left: the whole folder when the import created it, else what it writes."""
+    if created:
+        shutil.rmtree(out, ignore_errors=True)
+        return
+    for name in (STEPS, COURSE_ASSETS):
+        shutil.rmtree(out / name, ignore_errors=True)
+    (out / COURSE_FILE).unlink(missing_ok=True)
 
 
 def write_plan(plan: Plan, out: Path, header: str = "") -> None:

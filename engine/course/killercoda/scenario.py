@@ -269,7 +269,13 @@ class _Reader:
         if PurePosixPath(name).is_absolute():
             self.problem(f"{where}.{key}", f"{name!r} is an absolute path; paths are relative to the scenario's folder")
             return None
+        if "\0" in name or ".." in PurePosixPath(name).parts:
+            self.problem(f"{where}.{key}", f"{name!r} must name a file inside the scenario's folder")
+            return None
         path = self.folder / name
+        if self._outside(path):
+            self.problem(f"{where}.{key}", f"{name!r} is a symbolic link to a file outside the scenario's folder")
+            return None
         text = self._read(path, f"{where}.{key}", name)
         return None if text is None else Source(name, path, text)
 
@@ -330,7 +336,32 @@ class _Reader:
         if PurePosixPath(pattern).is_absolute() or ".." in PurePosixPath(pattern).parts:
             self.problem(where, f"{pattern!r} must name a file inside the scenario's {ASSETS}/ folder")
             return ()
-        matches = tuple(sorted(path for path in root.glob(pattern) if not path.name.startswith(".")))
-        if not matches:
+        if not PurePosixPath(pattern).parts or "\0" in pattern:
+            self.problem(where, f"{pattern!r} names no file: give a file name or pattern inside {ASSETS}/")
+            return ()
+        try:
+            found = sorted(path for path in root.glob(pattern) if not path.name.startswith("."))
+        except (ValueError, OSError) as err:
+            self.problem(where, f"{pattern!r} is not a file name or pattern driftlab can use: {err}")
+            return ()
+        escaping = [path for path in found for entry in _entries(path) if self._outside(entry)]
+        for path in escaping:
+            shown = path.relative_to(root).as_posix()
+            self.problem(where, f"asset {shown!r} is (or holds) a symbolic link to a file outside the scenario")
+        if escaping:
+            return ()
+        if not found:
             self.problem(where, f"asset {pattern!r} not found (looked in {os.fspath(root)}{os.sep})")
-        return matches
+        return tuple(found)
+
+    def _outside(self, path: Path) -> bool:
+        """Whether `path` leads outside the scenario's folder once symbolic links are followed."""
+        try:
+            return not path.resolve().is_relative_to(self.folder.resolve())
+        except (OSError, RuntimeError):
+            return True
+
+
+def _entries(path: Path) -> list[Path]:
+    """An asset match and, for a folder, everything inside it (symbolic links are judged, not followed)."""
+    return [path, *path.rglob("*")] if path.is_dir() and not path.is_symlink() else [path]
