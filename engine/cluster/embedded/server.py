@@ -428,13 +428,16 @@ class ApiServer:
         await response.prepare(request)
         first_table = [True]
 
-        async def send(event_type: str, obj: dict[str, Any]) -> None:
+        def encode(event_type: str, obj: dict[str, Any]) -> bytes:
             if table and event_type != "BOOKMARK":
                 obj = tables.table(rtype, [obj], now=now(), include_object=include)
                 if not first_table[0]:
                     obj["columnDefinitions"] = []
                 first_table[0] = False
-            await response.write(_dumps({"type": event_type, "object": obj}) + b"\n")
+            return _dumps({"type": event_type, "object": obj}) + b"\n"
+
+        async def send(event_type: str, obj: dict[str, Any]) -> None:
+            await response.write(encode(event_type, obj))
 
         try:
             if not rv_param or rv_param == "0" or send_initial:
@@ -453,15 +456,24 @@ class ApiServer:
                 remaining = deadline - loop.time()
                 if remaining <= 0:
                     break
-                try:
-                    event_type, obj = await asyncio.wait_for(watcher.queue.get(), timeout=min(remaining, 60))
-                except TimeoutError:
-                    if bookmarks:
-                        await send("BOOKMARK", self._bookmark(rtype, str(store.revision)))
-                    continue
-                if event_type == CLOSE:
+                ready = []
+                if watcher.queue.empty():
+                    try:
+                        ready.append(await asyncio.wait_for(watcher.queue.get(), timeout=min(remaining, 60)))
+                    except TimeoutError:
+                        if bookmarks:
+                            await send("BOOKMARK", self._bookmark(rtype, str(store.revision)))
+                        continue
+                # Under load events pile up faster than one write per loop pass carries them: send all that wait.
+                while not watcher.queue.empty():
+                    ready.append(watcher.queue.get_nowait())
+                close = next((i for i, (event_type, _) in enumerate(ready) if event_type == CLOSE), None)
+                events = ready if close is None else ready[:close]
+                chunk = b"".join(encode(event_type, self.api._as_version(rtype, obj)) for event_type, obj in events)
+                if chunk:
+                    await response.write(chunk)
+                if close is not None:
                     break
-                await send(event_type, self.api._as_version(rtype, obj))
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         finally:
