@@ -13,6 +13,8 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from ..yamlguard import expansion, guarded_loader
+
 NodePath = tuple[Any, ...]
 _PLAIN_COLLECTION_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
 MAX_DEPTH = 100
@@ -91,20 +93,7 @@ def _has(container: Any, part: Any) -> bool:
     return False
 
 
-class _Loader(yaml.SafeLoader):
-    """PyYAML's safe loader, refusing nesting deeper than MAX_DEPTH while composing (its composer recurses)."""
-
-    _depth = 0
-
-    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
-        self._depth += 1
-        try:
-            if self._depth > MAX_DEPTH:
-                mark = self.peek_event().start_mark
-                raise yaml.composer.ComposerError(None, None, f"nested more than {MAX_DEPTH} levels deep", mark)
-            return super().compose_node(parent, index)
-        finally:
-            self._depth -= 1
+_Loader = guarded_loader(MAX_DEPTH)
 
 
 def load_documents(text: str) -> list[Document]:
@@ -131,40 +120,16 @@ def _check_expansion(root: Node) -> None:
     Sizes and depths are computed once per node (aliases share nodes), without recursion, so a bomb costs no
     more than its text; an alias that refers to its own ancestor counts once here and is reported while building.
     """
-    size: dict[int, int] = {}
-    depth: dict[int, int] = {}
-    distinct: set[int] = set()
-    stack: list[tuple[Node, bool]] = [(root, False)]
-    while stack:
-        node, done = stack.pop()
-        key = id(node)
-        children = _children(node)
-        if done:
-            size[key] = 1 + sum(size.get(id(child), 1) for child in children)
-            depth[key] = 1 + max((depth.get(id(child), 1) for child in children), default=0)
-            continue
-        if key in distinct:
-            continue
-        distinct.add(key)
-        stack.append((node, True))
-        stack.extend((child, False) for child in children if id(child) not in distinct)
-    if size[id(root)] - len(distinct) > MAX_ALIAS_EXPANSION:
+    measured = expansion(root)
+    if measured.added > MAX_ALIAS_EXPANSION:
         message = (
             f"invalid YAML: aliases (*name) expand this document by more than {MAX_ALIAS_EXPANSION} values; "
             "write the values out instead of nesting aliases"
         )
         raise YAMLSyntaxError(Mark.of(root.start_mark), message)
-    if depth[id(root)] > MAX_DEPTH:
+    if measured.depth > MAX_DEPTH:
         message = f"invalid YAML: aliases (*name) nest this document more than {MAX_DEPTH} levels deep"
         raise YAMLSyntaxError(Mark.of(root.start_mark), message)
-
-
-def _children(node: Node) -> list[Node]:
-    if isinstance(node, SequenceNode):
-        return list(node.value)
-    if isinstance(node, MappingNode):
-        return [part for pair in node.value for part in pair]
-    return []
 
 
 def load_document(text: str) -> Document | None:

@@ -29,6 +29,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from .. import durations
+from ..yamlguard import expansion, guarded_loader
 from .errors import PipelineFileError, Problem
 
 PIPELINE_FILE = ".driftlab/pipeline.yaml"
@@ -235,47 +236,14 @@ MAX_ALIAS_EXPANSION = 10_000
 """Most values aliases may add: an alias bomb ("billion laughs") is refused before it expands."""
 
 
-class _Loader(yaml.SafeLoader):
-    """The safe loader, refusing nesting deeper than MAX_DEPTH while composing (its composer recurses)."""
-
-    _depth = 0
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        self._depth += 1
-        try:
-            if self._depth > MAX_DEPTH:
-                mark = self.peek_event().start_mark
-                raise yaml.composer.ComposerError(None, None, f"nested more than {MAX_DEPTH} levels deep", mark)
-            return super().compose_node(parent, index)
-        finally:
-            self._depth -= 1
-
-
-def _expanded_size(root: yaml.Node) -> int:
-    """How many values the document has once its aliases are expanded, without expanding them."""
-    sizes: dict[int, int] = {}
-    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
-    while stack:
-        node, done = stack.pop()
-        children: list[yaml.Node] = []
-        if isinstance(node, yaml.SequenceNode):
-            children = list(node.value)
-        elif isinstance(node, yaml.MappingNode):
-            children = [part for pair in node.value for part in pair]
-        if done:
-            sizes[id(node)] = 1 + sum(sizes.get(id(child), 1) for child in children)
-        elif id(node) not in sizes:
-            sizes[id(node)] = 1
-            stack.append((node, True))
-            stack.extend((child, False) for child in children if id(child) not in sizes)
-    return sizes[id(root)]
+_Loader = guarded_loader(MAX_DEPTH)
 
 
 def load_pipeline(text: str, file: str = PIPELINE_FILE) -> Pipeline:
     """Parse and validate a pipeline file; raise PipelineFileError listing every problem with its position."""
     try:
         root = yaml.compose(text, Loader=_Loader)
-        if root is not None and _expanded_size(root) > MAX_ALIAS_EXPANSION:
+        if root is not None and expansion(root).values > MAX_ALIAS_EXPANSION:
             message = f"aliases (*name) expand the file by more than {MAX_ALIAS_EXPANSION} values"
             raise PipelineFileError([_problem(file, root.start_mark, message)])
         data = yaml.SafeLoader("").construct_document(root) if root is not None else None

@@ -8,6 +8,7 @@ from typing import Any
 
 import yaml
 
+from ...yamlguard import expansion
 from .catalog import Catalog
 from .resources import ResourceType
 from .status import ApiError, bad_request, path_not_found
@@ -93,7 +94,7 @@ def _load_yaml(text: str) -> Any:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         if node is None:
             return None
-        if _expanded_size(node) > MAX_ALIAS_EXPANSION:
+        if expansion(node).values > MAX_ALIAS_EXPANSION:
             raise bad_request("error converting YAML to JSON: yaml: document contains excessive aliasing")
         return yaml.SafeLoader("").construct_document(node)
     except yaml.YAMLError as err:
@@ -103,30 +104,6 @@ def _load_yaml(text: str) -> Any:
         raise bad_request(f"error converting YAML to JSON: yaml: {problem}{where}") from err
     except RecursionError:
         raise _too_deep() from None
-
-
-def _expanded_size(root: yaml.Node) -> int:
-    """How many nodes the document has once every alias is expanded, counted once per distinct node."""
-    sizes: dict[int, int] = {}
-    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
-    while stack:
-        node, done = stack.pop()
-        children = _children(node)
-        if done:
-            sizes[id(node)] = 1 + sum(sizes.get(id(child), 1) for child in children)
-        elif id(node) not in sizes:
-            sizes[id(node)] = 1  # in progress: an alias to an ancestor counts once
-            stack.append((node, True))
-            stack.extend((child, False) for child in children if id(child) not in sizes)
-    return sizes[id(root)]
-
-
-def _children(node: yaml.Node) -> list[yaml.Node]:
-    if isinstance(node, yaml.SequenceNode):
-        return list(node.value)
-    if isinstance(node, yaml.MappingNode):
-        return [part for pair in node.value for part in pair]
-    return []
 
 
 def _checked_depth(data: Any) -> Any:
