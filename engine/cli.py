@@ -143,8 +143,14 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 @cli.command("start")
-@click.argument("course_arg", metavar="COURSE")
+@click.argument("course_arg", metavar="COURSE", required=False)
 @click.option("--trust", is_flag=True, help="Run the course's shell commands although it is not one of driftlab's.")
+@click.option(
+    "--workshop",
+    is_flag=True,
+    help="Ask the learner's name first and keep their labs and progress in a folder of their own (what each "
+    "browser tab of `serve --workshop` runs); without COURSE, the course picker follows.",
+)
 @click.option("--demo", is_flag=True, help="Demo mode: type each step's solution into a shell, as a presenter would.")
 @click.option(
     "--auto-next", is_flag=True, help="With --demo, go on to the next step by itself once a step's checks pass."
@@ -156,13 +162,15 @@ def cli(ctx: click.Context, debug: bool) -> None:
     show_default=True,
     help="With --demo, how much faster than the human rhythm to type (0.5 is slower).",
 )
-def start(course_arg: str, trust: bool, demo: bool, auto_next: bool, demo_speed: float) -> None:
+def start(course_arg: str | None, trust: bool, workshop: bool, demo: bool, auto_next: bool, demo_speed: float) -> None:
     """Open the TUI on a course (a shipped course's name, a folder or a course.yaml) and start its lab.
 
     Keys can be remapped in keys.toml in driftlab's config folder; `?` in the TUI lists every key and its id.
     With --demo, each step's solution is typed into a terminal pane once the lab is ready and the checks turn
     green as the audience watches; n (or --auto-next) moves on, esc stops the demo.
     """
+    if course_arg is None and not workshop:
+        raise click.UsageError("Missing argument 'COURSE'.")
     if (auto_next or demo_speed != 1.0) and not demo:
         raise click.UsageError("--auto-next and --demo-speed go with --demo")
     settings = None
@@ -170,7 +178,10 @@ def start(course_arg: str, trust: bool, demo: bool, auto_next: bool, demo_speed:
         from .lab.demo import DemoSettings, Rhythm
 
         settings = DemoSettings(autostart=True, auto_next=auto_next, rhythm=Rhythm().scaled(demo_speed))
-    _tui(course_arg, trusted=trust, demo=settings)
+    if workshop:
+        _tui(course_arg, trusted=trust, demo=settings, workshop=True)
+    else:
+        _tui(course_arg, trusted=trust, demo=settings)
 
 
 @cli.command("serve")
@@ -179,15 +190,23 @@ def start(course_arg: str, trust: bool, demo: bool, auto_next: bool, demo_speed:
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="The port to listen on.")
 @click.option("--public-url", help="The address browsers reach this machine at. [default: http://HOST:PORT]")
 @click.option("--trust", is_flag=True, help="Run the course's shell commands although it is not one of driftlab's.")
-def serve(course_arg: str | None, host: str, port: int, public_url: str | None, trust: bool) -> None:
+@click.option(
+    "--workshop",
+    is_flag=True,
+    help="One lab and progress record per learner: each browser tab asks the learner's name first, and the same "
+    "name again resumes.",
+)
+def serve(course_arg: str | None, host: str, port: int, public_url: str | None, trust: bool, workshop: bool) -> None:
     """Serve the TUI to web browsers (the picker, or COURSE at once): each browser tab runs its own driftlab.
 
     It listens on 127.0.0.1 only unless --host says otherwise; whoever reaches it can run the labs, so bind
-    to another address only on a workshop network you trust. Ctrl+C stops it.
+    to another address only on a workshop network you trust. With --workshop every learner gets their own
+    labs and progress, kept under their name in driftlab's home (learners/<name>/). Ctrl+C stops it.
     """
     from .tui.web import serve as serve_web
 
-    serve_web(course_arg, host=host, port=port, public_url=public_url, trusted=trust)
+    options: dict[str, Any] = {"host": host, "port": port, "public_url": public_url, "trusted": trust}
+    serve_web(course_arg, **options, **({"workshop": True} if workshop else {}))
 
 
 def _in_terminal() -> bool:
@@ -197,12 +216,12 @@ def _in_terminal() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty()
 
 
-def _tui(course_arg: str | None, trusted: bool, demo: DemoSettings | None = None) -> None:
+def _tui(course_arg: str | None, trusted: bool, demo: DemoSettings | None = None, workshop: bool = False) -> None:
     if not _in_terminal():
         raise DriftlabError("the TUI needs a terminal; in scripts use driftlab lab up, check and shell")
     from .tui import run
 
-    for opened in run(course_arg, trusted=trusted, demo=demo):
+    for opened in run(course_arg, trusted=trusted, demo=demo, workshop=workshop):
         click.echo(f"the lab of {opened} keeps running; stop it with: driftlab lab down {opened}", err=True)
 
 

@@ -169,6 +169,17 @@ def git_credentials_file(name: str) -> Path:
     return lab_dir(name) / "git-credentials.json"
 
 
+def learners_dir() -> Path:
+    """Where a workshop (`driftlab serve --workshop`) keeps each learner's state, one folder per name."""
+    return home() / "learners"
+
+
+def learner_home(name: str) -> Path:
+    """One workshop learner's state folder, created private: it is that learner's DRIFTLAB_HOME, so their
+    clusters, labs, Git repos, progress and settings are theirs alone, and the same name finds them again."""
+    return private_dir(learners_dir() / check_name(name))
+
+
 def cache_dir() -> Path:
     """Downloads driftlab can fetch again; safe to delete."""
     return home() / "cache"

@@ -96,14 +96,26 @@ def backend_env(
     can_push: bool,
     git_protocol: str | None = None,
     content_encoding: str | None = None,
+    max_push_size: int | None = None,
     extra: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """The whole environment of one backend run: CGI variables and the git settings the server insists on.
 
     Nothing of the server's own environment leaks in but PATH and HOME; user and system git config are off so
     a learner's settings cannot change what the server does. `http.receivepack` repeats the account check
-    inside git itself.
+    inside git itself. A push is checked object by object (`receive.fsckObjects`), may not delete the branch
+    HEAD names (`receive.denyDeleteCurrent`, behind the pre-receive hook's own check) and, with
+    `max_push_size`, is cut off once its pack grows past that many bytes (`receive.maxInputSize`), before it
+    fills the disk.
     """
+    config = [
+        ("http.receivepack", "true" if can_push else "false"),
+        ("http.uploadpack", "true"),
+        ("receive.fsckObjects", "true"),
+        ("receive.denyDeleteCurrent", "refuse"),
+    ]
+    if max_push_size:
+        config.append(("receive.maxInputSize", str(max_push_size)))
     env = {
         "PATH": os.environ.get("PATH", os.defpath),
         "HOME": os.environ.get("HOME", str(project_root)),
@@ -119,12 +131,10 @@ def backend_env(
         "REMOTE_ADDR": remote_addr,
         "GIT_CONFIG_NOSYSTEM": "1",
         "GIT_CONFIG_GLOBAL": os.devnull,
-        "GIT_CONFIG_COUNT": "2",
-        "GIT_CONFIG_KEY_0": "http.receivepack",
-        "GIT_CONFIG_VALUE_0": "true" if can_push else "false",
-        "GIT_CONFIG_KEY_1": "http.uploadpack",
-        "GIT_CONFIG_VALUE_1": "true",
+        "GIT_CONFIG_COUNT": str(len(config)),
     }
+    for index, (key, value) in enumerate(config):
+        env[f"GIT_CONFIG_KEY_{index}"], env[f"GIT_CONFIG_VALUE_{index}"] = key, value
     if git_protocol:
         env["HTTP_GIT_PROTOCOL"] = git_protocol
     if content_encoding:

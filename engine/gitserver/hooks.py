@@ -1,14 +1,18 @@
-"""Push events without polling: a post-receive hook that tells the server which refs a push updated.
+"""Push checks and push events without polling: a pre-receive and a post-receive hook in every repository.
 
-Every served repository gets the same static `hooks/post-receive`. When git's backend runs a push for the
-server, the server puts four variables in its environment, and git hands them on to the hook:
-`DRIFTLAB_PUSH_URL` (the server's internal notice endpoint), `DRIFTLAB_PUSH_TOKEN` (a random token made
-per server start), `DRIFTLAB_PUSH_REPO` (the repository name) and `DRIFTLAB_PYTHON` (the interpreter to run
-the reporter with, standard library only). The hook posts the ref updates, with the pusher from
-`REMOTE_USER`, as one JSON notice and returns at once; the server queues the events and delivers them in
-order, so the push never waits for what reacts to it. Outside the server (a push on the file system) the
-variables are absent and the hook does nothing. Because the hook holds no port, path or secret, it stays
-valid across restarts and moves of the installation.
+Every served repository gets the same static `hooks/pre-receive` and `hooks/post-receive`. When git's backend
+runs a push for the server, the server puts these variables in its environment, and git hands them on to the
+hooks: `DRIFTLAB_PYTHON` (the interpreter to run them with, standard library only), `DRIFTLAB_PRE_RECEIVE`
+(the path of `prereceive.py`) and `DRIFTLAB_MAX_BLOB_SIZE` for the checks, and for the report
+`DRIFTLAB_PUSH_URL` (the server's internal notice endpoint), `DRIFTLAB_PUSH_TOKEN` (a random token made per
+server start) and `DRIFTLAB_PUSH_REPO` (the repository name).
+
+The pre-receive hook refuses what a lab's repository must not take (see `prereceive`) before any ref moves.
+The post-receive hook posts the ref updates, with the pusher from `REMOTE_USER`, as one JSON notice and
+returns at once; the server queues the events and delivers them in order, so the push never waits for what
+reacts to it. Outside the server (a push on the file system) the variables are absent and the hooks do
+nothing. Because the hooks hold no port, path or secret, they stay valid across restarts and moves of the
+installation.
 """
 
 from __future__ import annotations
@@ -18,16 +22,18 @@ import re
 from pathlib import Path
 from typing import Any
 
+from . import prereceive
 from .errors import GitServerError
 from .events import PushEvent
 from .repos import check_repo_name
 
 HOOK = "post-receive"
+PRE_HOOK = "pre-receive"
 NOTICE_PATH = "/_driftlab/push"
 TOKEN_HEADER = "X-Driftlab-Push-Token"
 _SHA_RE = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
 _REF_RE = re.compile(r"^refs/[^\x00-\x20\x7f~^:?*\[\\]+$")
-MAX_UPDATES = 10_000
+MAX_UPDATES = prereceive.MAX_UPDATES
 
 _REPORTER = """
 import json, os, sys, urllib.request
@@ -56,34 +62,55 @@ exec "$DRIFTLAB_PYTHON" -I -S -c '{_REPORTER.strip()}'
 """
 
 
+PRE_HOOK_SCRIPT = """#!/bin/sh
+# Installed by driftlab: refuses pushes a lab's repository must not take (engine/gitserver/prereceive.py).
+if [ -z "$DRIFTLAB_PRE_RECEIVE" ] || [ -z "$DRIFTLAB_PYTHON" ]; then
+    cat >/dev/null
+    exit 0
+fi
+exec "$DRIFTLAB_PYTHON" -I -S "$DRIFTLAB_PRE_RECEIVE"
+"""
+
+
+HOOKS = {PRE_HOOK: PRE_HOOK_SCRIPT, HOOK: HOOK_SCRIPT}
+
+
 class NoticeError(GitServerError):
     """A push notice that is not what the hook sends."""
 
 
 def install_hook(repo: Path) -> bool:
-    """Put the post-receive hook in a bare repository; True when the file had to be (re)written."""
-    hook = Path(repo) / "hooks" / HOOK
+    """Put the pre-receive and post-receive hooks in a bare repository; True when a file had to be (re)written."""
+    written = [_install(Path(repo) / "hooks" / name, script) for name, script in HOOKS.items()]
+    return any(written)
+
+
+def _install(hook: Path, script: str) -> bool:
     if hook.is_file() and not hook.is_symlink() and os.access(hook, os.X_OK):
         try:
-            if hook.read_text() == HOOK_SCRIPT:
+            if hook.read_text() == script:
                 return False
         except (OSError, UnicodeDecodeError):
             pass
     hook.parent.mkdir(parents=True, exist_ok=True)
-    temporary = hook.with_name(f".{HOOK}.tmp")
-    temporary.write_text(HOOK_SCRIPT)
+    temporary = hook.with_name(f".{hook.name}.tmp")
+    temporary.write_text(script)
     temporary.chmod(0o700)  # state is private to its owner; git only needs to run it
     os.replace(temporary, hook)
     return True
 
 
-def hook_env(notice_url: str, token: str, repo: str, python: str) -> dict[str, str]:
-    """The variables that make the hook report a push to this server."""
+def hook_env(
+    notice_url: str, token: str, repo: str, python: str, max_blob_size: int = prereceive.MAX_BLOB_SIZE
+) -> dict[str, str]:
+    """The variables that make the hooks check a push and report it to this server."""
     return {
         "DRIFTLAB_PUSH_URL": notice_url,
         "DRIFTLAB_PUSH_TOKEN": token,
         "DRIFTLAB_PUSH_REPO": repo,
         "DRIFTLAB_PYTHON": python,
+        "DRIFTLAB_PRE_RECEIVE": str(Path(prereceive.__file__).resolve()),
+        prereceive.LIMIT_ENV: str(max_blob_size),
     }
 
 

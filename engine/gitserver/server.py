@@ -7,7 +7,11 @@ network's gateway) after it; all hosts share one port. `on_push` is called on th
 ref and in push order, shortly after git has updated the ref; it should hand the event on (a queue, a task)
 rather than do slow work itself. It may also be a coroutine function. Requests go through these steps,
 each refusing before anything runs: the path (see `repos`), basic auth (401 with a `WWW-Authenticate`
-challenge so git asks for credentials), the repository (404), the account's right to push (403).
+challenge so git asks for credentials), the repository (404: a push does not create one), the account's
+right to push (403). What a push may change is then up to git and the pre-receive hook (see `prereceive`):
+no file over `max_blob_size` bytes (default 100 MiB, or `DRIFTLAB_GIT_MAX_FILE_SIZE`), no pack over
+`max_push_size` (default 2 GiB, or `DRIFTLAB_GIT_MAX_PUSH_SIZE`), and the default branch is neither deleted
+nor rewritten; other branches and tags may be created, force-pushed and deleted.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import inspect
 import ipaddress
 import json
 import logging
+import os
 import secrets
 import shutil
 import socket
@@ -35,12 +40,17 @@ from .credentials import LEARNER, Account, Credentials
 from .errors import GitServerError, RepoPathError
 from .events import PushEvent
 from .hooks import NOTICE_PATH, TOKEN_HEADER, NoticeError, hook_env, install_hook, parse_notice
+from .prereceive import MAX_BLOB_SIZE
 from .repos import RECEIVE_PACK, SERVICES, RepoRequest, find_repo, list_repos, parse_request_path
 
 log = logging.getLogger(__name__)
 
 REALM = "driftlab"
-MAX_NOTICE = 4 * 1024 * 1024
+MAX_NOTICE = 16 * 1024 * 1024  # 10,000 updates of refs up to 1 KiB long, as JSON
+MAX_PUSH_SIZE = 2 * 1024 * 1024 * 1024
+FILE_SIZE_ENV = "DRIFTLAB_GIT_MAX_FILE_SIZE"
+PUSH_SIZE_ENV = "DRIFTLAB_GIT_MAX_PUSH_SIZE"
+_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
 SHUTDOWN_TIMEOUT = 5.0
 ENCODINGS = ("", "gzip", "x-gzip")
 PushCallback = Callable[[PushEvent], object]
@@ -61,6 +71,23 @@ def check_hosts(host: str | Sequence[str]) -> list[str]:
                 f"the Git server never listens on all interfaces ({item}); name the addresses to listen on"
             )
     return hosts
+
+
+def size_setting(given: int | None, variable: str, default: int) -> int:
+    """A size limit: the argument when given, else the environment variable (bytes, or with k/m/g), else default."""
+    if given is not None:
+        if isinstance(given, bool) or not isinstance(given, int) or given < 1:
+            raise GitServerError(f"a size limit is a positive number of bytes, not {given!r}")
+        return given
+    raw = os.environ.get(variable, "").strip()
+    if not raw:
+        return default
+    number, unit = raw.lower().removesuffix("b").removesuffix("i"), ""
+    if number[-1:] in ("k", "m", "g"):
+        number, unit = number[:-1], number[-1]
+    if not (number.isascii() and number.isdigit()) or int(number) < 1:
+        raise GitServerError(f"{variable}={raw!r}: give a size in bytes, or with k, m or g (e.g. 100m)")
+    return int(number) * _UNITS[unit]
 
 
 def _host_in_url(host: str) -> str:
@@ -96,8 +123,12 @@ class GitServer:
         on_push: PushCallback | None,
         host: str | Sequence[str] = "127.0.0.1",
         port: int = 0,
+        max_blob_size: int | None = None,
+        max_push_size: int | None = None,
     ) -> None:
         self.root = Path(root)
+        self.max_blob_size = size_setting(max_blob_size, FILE_SIZE_ENV, MAX_BLOB_SIZE)
+        self.max_push_size = size_setting(max_push_size, PUSH_SIZE_ENV, MAX_PUSH_SIZE)
         self.credentials = credentials
         self.on_push = on_push
         self.hosts = check_hosts(host)
@@ -238,7 +269,7 @@ class GitServer:
         if isinstance(service, web.Response):
             return service
         if find_repo(self.root, target.repo) is None:
-            return _text(404, f"driftlab: there is no repository {target.repo!r} on this server")
+            return _text(404, self._missing(target.repo, service))
         if _content_encoding(request) not in ENCODINGS:
             return _text(415, "driftlab: request bodies may be sent plain or gzip-compressed")
         if service == RECEIVE_PACK and not account.can_push:
@@ -248,6 +279,14 @@ class GitServer:
                 "push as the learner (`driftlab shell` sets that up)",
             )
         return await run_backend(request, self._env(request, target, account, service), self._git)
+
+    def _missing(self, name: str, service: str) -> str:
+        """Why a repository is not found, naming the ones that are; a push does not create repositories."""
+        served = ", ".join(self.repos()) or "none"
+        message = f"driftlab: there is no repository {name!r} on this server (it serves: {served})"
+        if service == RECEIVE_PACK:
+            message += "\ndriftlab: a push does not create a repository; the lab's repositories come from its course"
+        return message
 
     def _service(self, request: web.Request, target: RepoRequest) -> str | web.Response:
         """The git service a smart-HTTP request asks for, or the answer refusing it."""
@@ -268,7 +307,7 @@ class GitServer:
             repo = find_repo(self.root, target.repo)
             if repo is not None:
                 install_hook(repo)
-            extra = hook_env(f"{self.url}{NOTICE_PATH}", self._token, target.repo, sys.executable)
+            extra = hook_env(f"{self.url}{NOTICE_PATH}", self._token, target.repo, sys.executable, self.max_blob_size)
         protocol = request.headers.get("Git-Protocol", "")
         return backend_env(
             project_root=self.root.resolve(),
@@ -281,6 +320,7 @@ class GitServer:
             can_push=account.can_push,
             git_protocol=protocol if protocol.isascii() and protocol.isprintable() else None,
             content_encoding=_content_encoding(request) or None,
+            max_push_size=self.max_push_size,
             extra=extra,
         )
 
@@ -294,7 +334,7 @@ class GitServer:
         if request.content_length is not None and request.content_length > MAX_NOTICE:
             return _text(413, "driftlab: push notice too large")
         try:
-            body = b""
+            body = bytearray()
             while chunk := await request.content.read(65536):
                 body += chunk
                 if len(body) > MAX_NOTICE:

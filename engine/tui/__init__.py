@@ -14,21 +14,27 @@ if TYPE_CHECKING:
 LOG_FILE = "tui.log"
 
 
-def run(course: str | None = None, *, trusted: bool = False, demo: DemoSettings | None = None) -> list[str]:
+def run(
+    course: str | None = None, *, trusted: bool = False, demo: DemoSettings | None = None, workshop: bool = False
+) -> list[str]:
     """Run the TUI (the picker, or `course` at once) until the learner quits; returns the courses opened.
-    With `demo`, lessons run in demo mode as it says."""
+    With `demo`, lessons run in demo mode as it says; with `workshop`, the learner's name comes first and
+    their own folder is driftlab's home from then on (the log moves there too)."""
     _log_to_file()
     from .app import DriftlabApp
 
-    app = DriftlabApp(course=course, trusted=trusted, demo=demo)
+    app = DriftlabApp(course=course, trusted=trusted, demo=demo, workshop=workshop, on_learner=_log_to_file)
     app.run()
     return list(app.opened)
 
 
-def _log_to_file() -> None:
-    """Warnings from watches and feeds go to tui.log in driftlab's home, never over the screen."""
+def _log_to_file(*_: object) -> None:
+    """Warnings from watches and feeds go to tui.log in driftlab's home (the one in force now), never over
+    the screen."""
     handler = logging.FileHandler(paths.home() / LOG_FILE, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
+    for before in root.handlers:
+        before.close()
     root.handlers = [handler]
     root.setLevel(logging.INFO)

@@ -6,6 +6,7 @@ the command palette, and turns failures into dialogs. The engine (engine.lab.ses
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Callable, Iterable
 from functools import partial
@@ -18,12 +19,14 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.message import Message
 from textual.worker import Worker, WorkerState
 
+from ..errors import DriftlabError
 from ..lab.catalogue import CourseCard, course_catalogue, quick_catalogue
 from ..lab.progress import ProgressStore
-from . import actions, theme
+from . import actions, theme, workshop
 from .actions import ActionSpec, KeymapError
 from .screens.dialogs import ErrorDialog, failure_message
 from .screens.help import HelpScreen
+from .screens.learner import LearnerScreen
 from .screens.picker import PickerScreen
 from .widgets.terminal_pane import terminal_available
 
@@ -34,6 +37,7 @@ if TYPE_CHECKING:
 
 SessionFactory = Callable[[str], "LabSession"]
 Catalogue = Callable[[], list[CourseCard]]
+LearnerHook = Callable[[Path], object]
 
 
 class ActionCommands(Provider):
@@ -69,7 +73,8 @@ class ActionCommands(Provider):
 
 class DriftlabApp(App[None]):
     """`course` opens that course at once; `demo` sets demo mode up for the lessons (`driftlab start --demo`);
-    `session_factory` and `catalogue` replace the engine in tests."""
+    `workshop` asks the learner's name first and keeps all state in that learner's folder (`on_learner` is told
+    the folder); `session_factory` and `catalogue` replace the engine in tests."""
 
     TITLE = "driftlab"
     COMMANDS = App.COMMANDS | {ActionCommands}
@@ -99,15 +104,25 @@ class DriftlabApp(App[None]):
         catalogue: Catalogue | None = None,
         terminal: bool | None = None,
         demo: DemoSettings | None = None,
+        workshop: bool = False,
+        on_learner: LearnerHook | None = None,
     ) -> None:
         super().__init__()
         self.course = course
         self.trusted = trusted
         self.courses_root = courses_root
-        self.store = store if store is not None else ProgressStore()
+        self.workshop = workshop
+        self.on_learner = on_learner
+        self.learner: str | None = None
+        self._given_store = store
+        self._given_keymap_file = keymap_file
+        self.store: ProgressStore
+        self.keymap_file = keymap_file if keymap_file is not None else actions.keymap_path()
+        # In a workshop, state is only read once the learner said who they are (_learner_chosen).
+        if not workshop:
+            self._use_state()
         self.timings = timings
         self.clock = clock
-        self.keymap_file = keymap_file if keymap_file is not None else actions.keymap_path()
         self.session_factory = session_factory or self._load_session
         self.catalogue = catalogue or (lambda: course_catalogue(self.courses_root, self.store))
         self.quick_catalogue = None if catalogue else (lambda: quick_catalogue(self.courses_root, self.store))
@@ -119,10 +134,41 @@ class DriftlabApp(App[None]):
     def get_theme_variable_defaults(self) -> dict[str, str]:
         return {**super().get_theme_variable_defaults(), **theme.variable_defaults()}
 
+    def _use_state(self) -> None:
+        """Open the progress store and find the key bindings, in whatever driftlab home is in force now."""
+        self.store = self._given_store if self._given_store is not None else ProgressStore()
+        self.keymap_file = self._given_keymap_file if self._given_keymap_file is not None else actions.keymap_path()
+
     def on_mount(self) -> None:
         self.register_theme(theme.DRIFTLAB_THEME)
         self.theme = theme.DRIFTLAB_THEME.name
-        self.push_screen(PickerScreen(self.clock))
+        if self.workshop:
+            self.push_screen(LearnerScreen(), self._learner_chosen)
+        else:
+            self._begin()
+
+    def _learner_chosen(self, name: str | None) -> None:
+        """The learner's folder becomes driftlab's home for this process (and the labs it starts), then the
+        app goes on as it does for a single learner. A folder that cannot be made is explained, and asked again."""
+        if name is None:
+            return
+        saved = workshop.saved_environment()
+        try:
+            folder = workshop.enter_learner(name)
+            self._use_state()
+        except (OSError, ValueError, DriftlabError, sqlite3.Error) as err:
+            workshop.restore_environment(saved)
+            self.push_screen(LearnerScreen(), self._learner_chosen)
+            self.push_screen(ErrorDialog("Your folder cannot be used", f"{name}: {err}"))
+            return
+        self.learner = name
+        self.sub_title = name
+        if self.on_learner is not None:
+            self.on_learner(folder)
+        self._begin()
+
+    def _begin(self) -> None:
+        self.push_screen(PickerScreen(self.clock, learner=self.learner))
         self.read_catalogue()
         try:
             self.keymap = actions.load_keymap(self.keymap_file)

@@ -3,6 +3,10 @@
 textual-serve answers HTTP with a page holding a terminal emulator; each browser tab that opens it gets its own
 `driftlab` process (the picker, or `driftlab start COURSE`) whose screen travels over a websocket. It listens on
 127.0.0.1 unless told otherwise: whoever reaches it drives the labs, so listening elsewhere is said loudly.
+
+Every process starts with the server's environment, so all tabs share one driftlab home. A workshop
+(`--workshop`) runs `driftlab start --workshop` instead, which asks each learner's name and keeps their labs
+and progress in a folder of their own (engine.tui.workshop).
 """
 
 from __future__ import annotations
@@ -17,17 +21,22 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from .. import paths
 from ..errors import DriftlabError
+from .workshop import learners_with_state
 
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 WILDCARD = frozenset({"0.0.0.0", "::", ""})
 TITLE = "driftlab"
 
 
-def app_command(course: str | None, trusted: bool = False) -> str:
-    """The shell command each browser tab runs: this Python's driftlab, on the picker or on `course`."""
+def app_command(course: str | None, trusted: bool = False, workshop: bool = False) -> str:
+    """The shell command each browser tab runs: this Python's driftlab, on the picker or on `course`; in a
+    workshop, asking the learner's name first."""
     args = [sys.executable, "-m", "engine.cli"]
-    if course is not None:
+    if workshop:
+        args += ["start", "--workshop", *([course] if course is not None else []), *(["--trust"] if trusted else [])]
+    elif course is not None:
         args += ["start", course, *(["--trust"] if trusted else [])]
     return shlex.join(args)
 
@@ -47,9 +56,13 @@ def browser_url(host: str, port: int, given: str | None = None) -> str:
     return f"http://{shown}:{port}"
 
 
-def binding_note(host: str, port: int, url: str) -> list[str]:
-    """What to tell the presenter before serving: where, and a warning when it is not this machine only."""
-    lines = [f"Serving driftlab at {url} (Ctrl+C stops it)"]
+def binding_note(host: str, port: int, url: str, learners: list[str] | None = None) -> list[str]:
+    """What to tell the presenter before serving: where, a warning when it is not this machine only, and for a
+    workshop (`learners` given: those who already have state) how learners are kept apart."""
+    if learners is None:
+        lines = [f"Serving driftlab at {url} (Ctrl+C stops it)"]
+    else:
+        lines = [f"Serving a driftlab workshop at {url} (Ctrl+C stops it)", workshop_note(learners)]
     if not is_loopback(host):
         where = "every network interface" if host in WILDCARD else host
         lines.append(
@@ -59,6 +72,17 @@ def binding_note(host: str, port: int, url: str) -> list[str]:
     return lines
 
 
+def workshop_note(learners: list[str]) -> str:
+    """How a workshop keeps learners apart, and who already has state (they resume by typing their name)."""
+    where = paths.learners_dir()
+    have = f"{len(learners)} learner{'s' if len(learners) != 1 else ''} ha{'ve' if len(learners) != 1 else 's'}"
+    named = f" ({', '.join(learners[:8])}{', …' if len(learners) > 8 else ''})" if learners else ""
+    return (
+        f"workshop: each browser tab asks the learner's name and keeps their labs and progress in "
+        f"{where}/<name>/; {have} state there{named}"
+    )
+
+
 def serve(
     course: str | None,
     *,
@@ -66,14 +90,22 @@ def serve(
     port: int = 8000,
     public_url: str | None = None,
     trusted: bool = False,
+    workshop: bool = False,
     say: Callable[[str], None] | None = None,
 ) -> None:
-    """Serve until SIGINT or SIGTERM; says where once it listens. DriftlabError when the address cannot be used."""
+    """Serve until SIGINT or SIGTERM; says where once it listens. DriftlabError when the address cannot be used.
+    With `workshop`, each browser tab asks the learner's name and uses that learner's own state."""
     url = browser_url(host, port, public_url)
     tell = say or (lambda line: print(line, file=sys.stderr, flush=True))
-    server = _server(app_command(course, trusted), url)
+    server = _server(app_command(course, trusted, workshop), url)
+
+    def listening() -> None:
+        learners = learners_with_state() if workshop else None
+        for line in binding_note(host, port, url, learners):
+            tell(line)
+
     try:
-        asyncio.run(_serve(server, host, port, lambda: [tell(line) for line in binding_note(host, port, url)]))
+        asyncio.run(_serve(server, host, port, listening))
     except OSError as err:
         reason = os.strerror(err.errno).lower() if err.errno else str(err)
         raise DriftlabError(f"cannot listen on {host}:{port}: {reason}; choose another --port or --host") from None

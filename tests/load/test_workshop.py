@@ -1,11 +1,12 @@
 """A workshop on the presenter's laptop: twenty learners, each with a lab of the first course, on one machine.
 
-Each learner has a state folder of their own (DRIFTLAB_HOME), which is what keeps labs apart: lab, cluster
-and progress names come from the course, so two learners in one folder would share one lab. Everything runs
-through the real CLI and kubectl, with the lab's own (realistic) pod timings, as a workshop would. Each learner
-also has the app open on the lesson (`driftlab start`, in a tmux window: what each browser tab of
-`driftlab serve` runs), so the memory counted is what the presenter's machine carries: a TUI and a cluster
-daemon per learner.
+Each learner has a state folder of their own, which is what keeps labs apart: lab, cluster and progress names
+come from the course, so two learners in one folder would share one lab. The folders are the workshop's
+(`<presenter's home>/learners/<name>/`, as `driftlab serve --workshop` keeps them). Everything runs through the
+real CLI and kubectl, with the lab's own (realistic) pod timings, as a workshop would. Each learner also has the
+app open on the lesson (`driftlab start --workshop antipatterns` in a tmux window, the learner's name typed
+first: what each browser tab of `driftlab serve --workshop antipatterns` runs), so the memory counted is what
+the presenter's machine carries: a TUI and a cluster daemon per learner.
 """
 
 from __future__ import annotations
@@ -49,10 +50,16 @@ SECOND_STEP = "Find out why, and fix it"
 class Learner:
     index: int
     root: Path
+    presenter_home: Path
+
+    @property
+    def name(self) -> str:
+        return f"learner-{self.index:02d}"
 
     @property
     def home(self) -> Path:
-        return self.root / "driftlab-home"
+        """The learner's folder in the workshop, as the app picks it from the name typed (engine.paths)."""
+        return self.presenter_home / "learners" / self.name
 
     @property
     def env(self) -> dict[str, str]:
@@ -78,7 +85,7 @@ def _must(result: proc.Result, what: str) -> proc.Result:
 @pytest.fixture
 def learners(tmp_path: Path) -> Iterator[list[Learner]]:
     count = setting("DRIFTLAB_LOAD_LABS", 20)
-    made = [Learner(i, tmp_path / f"learner-{i:02d}") for i in range(count)]
+    made = [Learner(i, tmp_path / f"learner-{i:02d}", tmp_path / "presenter-home") for i in range(count)]
     for learner in made:
         (learner.root / "user-home").mkdir(parents=True)
     try:
@@ -141,14 +148,20 @@ def _latency_on(learner: Learner, runs: int) -> list[float]:
 
 @contextlib.contextmanager
 def _apps(learners: list[Learner]) -> Iterator[list[Tmux]]:
-    """`driftlab start antipatterns` for every learner, each in a 120×40 tmux window, open on the lesson."""
+    """`driftlab start --workshop antipatterns` for every learner (what `serve --workshop` runs), each in a
+    120×40 tmux window with the presenter's home, the learner's name typed, open on the lesson."""
     windows: list[Tmux] = []
     try:
         for learner in learners:
             window = Tmux(learner.root)
             windows.append(window)
-            env = {**learner.env, "TERM": "xterm-256color", "LANG": "C.UTF-8", "PATH": os.environ.get("PATH", "")}
-            window.start([sys.executable, "-m", "engine.cli", "start", "antipatterns"], COURSE, env)
+            env = {**learner.env, "DRIFTLAB_HOME": str(learner.presenter_home), "TERM": "xterm-256color",
+                   "LANG": "C.UTF-8", "PATH": os.environ.get("PATH", "")}  # fmt: skip
+            window.start([sys.executable, "-m", "engine.cli", "start", "--workshop", "antipatterns"], COURSE, env)
+        for learner, window in zip(learners, windows, strict=True):
+            window.wait_for(lambda screen: "Who are you?" in screen, "the name screen", 120)
+            window.keys(learner.name)
+            window.keys("Enter")
         for window in windows:
             window.wait_for(lambda screen: SECOND_STEP in screen, "the lesson on the second step", 300)
         yield windows

@@ -1,10 +1,12 @@
 """`driftlab serve`: the installed command serves the page, a browser's websocket gets the course picker drawn
 (read through a VT100 emulator), SIGTERM stops it cleanly; a taken port and an address other than loopback
-are said clearly."""
+are said clearly. `driftlab serve --workshop` asks each browser for the learner's name first and gives them
+their own state folder."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import select
 import signal
@@ -12,7 +14,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import aiohttp
@@ -39,11 +41,11 @@ def read_line(stream: object, timeout: float) -> str:
     return str(stream.readline())  # type: ignore[attr-defined]
 
 
-@pytest.fixture
-def served(driftlab_home: Path) -> Iterator[tuple[subprocess.Popen[str], int]]:
+@contextlib.contextmanager
+def serving(home: Path, *options: str) -> Iterator[tuple[subprocess.Popen[str], int]]:
     port = free_port()
-    env = {**os.environ, "DRIFTLAB_HOME": str(driftlab_home)}
-    process = subprocess.Popen([str(DRIFTLAB), "serve", "--port", str(port)], env=env, text=True,
+    env = {**os.environ, "DRIFTLAB_HOME": str(home)}
+    process = subprocess.Popen([str(DRIFTLAB), "serve", "--port", str(port), *options], env=env, text=True,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
     try:
         yield process, port
@@ -53,20 +55,38 @@ def served(driftlab_home: Path) -> Iterator[tuple[subprocess.Popen[str], int]]:
             process.wait(10)
 
 
-async def picker_through_the_websocket(port: int) -> list[str]:
-    """What a browser's terminal shows once the app drew the course picker's rows."""
+@pytest.fixture
+def served(driftlab_home: Path) -> Iterator[tuple[subprocess.Popen[str], int]]:
+    with serving(driftlab_home) as running:
+        yield running
+
+
+def picker_drawn(lines: list[str]) -> bool:
+    return any("Release antipatterns" in line and "beginner" in line for line in lines)
+
+
+async def picker_through_the_websocket(port: int, learner: str | None = None) -> list[str]:
+    """What a browser's terminal shows once the app drew the course picker's rows (in a workshop, once the
+    name screen is up, the learner typed `learner` and Enter)."""
     screen = pyte.Screen(100, 30)
     stream = pyte.ByteStream(screen)
     deadline = time.monotonic() + 30
-    async with (
-        aiohttp.ClientSession() as session,
-        session.ws_connect(f"http://127.0.0.1:{port}/ws?width=100&height=30") as websocket,
-    ):
-        while not any("Release antipatterns" in line and "beginner" in line for line in screen.display):
+
+    async def until(drawn: Callable[[list[str]], bool]) -> None:
+        while not drawn(list(screen.display)):
             message = await asyncio.wait_for(websocket.receive(), max(deadline - time.monotonic(), 0.1))
             assert message.type in (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT), message
             if message.type == aiohttp.WSMsgType.BINARY:
                 stream.feed(message.data)
+
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(f"http://127.0.0.1:{port}/ws?width=100&height=30") as websocket,
+    ):
+        if learner is not None:
+            await until(lambda lines: any("Who are you?" in line for line in lines))
+            await websocket.send_json(["stdin", learner + "\r"])
+        await until(picker_drawn)
     return list(screen.display)
 
 
@@ -118,3 +138,32 @@ def test_listening_beyond_this_machine_is_said_loudly() -> None:
 def test_each_browser_tab_runs_this_pythons_driftlab() -> None:
     assert app_command(None) == f"{sys.executable} -m engine.cli"
     assert app_command("antipatterns", trusted=True) == f"{sys.executable} -m engine.cli start antipatterns --trust"
+    assert app_command(None, workshop=True) == f"{sys.executable} -m engine.cli start --workshop"
+    assert app_command("antipatterns", workshop=True) == f"{sys.executable} -m engine.cli start --workshop antipatterns"
+
+
+def test_a_workshop_gives_each_learner_their_own_state_and_says_so(driftlab_home: Path) -> None:
+    (driftlab_home / "learners" / "ada").mkdir(parents=True)
+    with serving(driftlab_home, "--workshop") as (process, port):
+        assert read_line(process.stderr, 30).strip() == (
+            f"Serving a driftlab workshop at http://127.0.0.1:{port} (Ctrl+C stops it)"
+        )
+        assert process.stderr is not None  # said together with the line above, so already read into its buffer
+        assert process.stderr.readline().strip() == (
+            "workshop: each browser tab asks the learner's name and keeps their labs and progress in "
+            f"{driftlab_home}/learners/<name>/; 1 learner has state there (ada)"
+        )
+
+        async def browse() -> tuple[int, list[str]]:
+            async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{port}/") as page:
+                await page.text()
+            return page.status, await picker_through_the_websocket(port, learner="grace")
+
+        status, screen = asyncio.run(browse())
+        assert status == 200
+        assert any("pick a course" in line and "grace" in line for line in screen)
+        assert (driftlab_home / "learners" / "grace" / "progress.sqlite3").is_file()
+        assert (driftlab_home / "learners" / "grace" / "tui.log").is_file()
+        assert not (driftlab_home / "progress.sqlite3").exists()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(20) == 0

@@ -10,16 +10,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import git
+from typing import TYPE_CHECKING
 
 from engine import paths
-from engine.gitserver.repos import find_repo
-from engine.gitserver.seed import seeded_head
 
 from ..context import CheckContext
 from ..spec import GitCheck
 from .common import Verdict
+
+if TYPE_CHECKING:
+    import git
 
 HISTORY_LIMIT = 50
 EXCERPT_LIMIT = 60
@@ -86,7 +86,12 @@ def _quoted(text: str) -> str:
 
 
 def read(body: GitCheck, context: CheckContext) -> GitState:
-    """Read the branch of the lab's bare repository that the check names."""
+    """Read the branch of the lab's bare repository that the check names. GitPython is imported here, on the
+    first git check, so that apps and labs without one never load it."""
+    import git
+
+    from engine.gitserver.repos import find_repo
+
     if context.lab is None:
         return GitState(error=f"no lab to read: the Git repository {body.repo!r} exists only in a lab")
     path = find_repo(paths.git_repos_dir(context.lab), body.repo)
@@ -103,6 +108,10 @@ def read(body: GitCheck, context: CheckContext) -> GitState:
 
 
 def _read_branch(repo: git.Repo, path: Path, body: GitCheck) -> GitState:
+    import git
+
+    from engine.gitserver.seed import seeded_head
+
     try:
         head = repo.commit(f"refs/heads/{body.branch}")
     except (git.BadName, ValueError, git.GitCommandError):
@@ -131,6 +140,8 @@ def _file(head: git.Commit, name: str) -> tuple[str | None, str]:
 
 def _after_seed(repo: git.Repo, head: str, seed: str) -> set[str] | None:
     """Commits reachable from the head but not from the seeded head; None when the seed is gone."""
+    import git
+
     try:
         listed = repo.git.rev_list(head, f"^{seed}", max_count=HISTORY_LIMIT)
     except git.GitCommandError:

@@ -54,13 +54,17 @@ class PickerScreen(Screen[None]):
             super().__init__()
             self.card = card
 
-    def __init__(self, clock: Callable[[], float]) -> None:
+    def __init__(self, clock: Callable[[], float], learner: str | None = None) -> None:
         super().__init__()
         self.clock = clock
+        self.learner = learner
         self.cards: list[CourseCard] = []
 
     def compose(self) -> ComposeResult:
-        yield Static(Text.assemble(("driftlab", "bold"), "  ·  pick a course"), id="picker-title")
+        title = Text.assemble(("driftlab", "bold"), "  ·  pick a course")
+        if self.learner is not None:
+            title.append(f"  ·  {self.learner}", style="bold")
+        yield Static(title, id="picker-title")
         with Vertical():
             table: DataTable[Text] = DataTable(cursor_type="row", id="courses")
             table.border_title = "Courses"
