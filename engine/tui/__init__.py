@@ -31,7 +31,7 @@ def run(
 def _log_to_file(*_: object) -> None:
     """Warnings from watches and feeds go to tui.log in driftlab's home (the one in force now), never over
     the screen."""
-    handler = logging.FileHandler(paths.home() / LOG_FILE, encoding="utf-8")
+    handler = logging.FileHandler(paths.private_file(paths.home() / LOG_FILE), encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     for before in root.handlers:
