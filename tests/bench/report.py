@@ -38,7 +38,7 @@ REQUIRED = (
     "course test wall time",
     "TUI: start to the picker",
     "TUI: kubectl change",
-    "labs up: RSS of all driftlab processes",
+    "labs up: PSS of all driftlab processes",
     "labs up: check latency",
     "clients: reads (GET, LIST) p99",
     "clients: writes p99",

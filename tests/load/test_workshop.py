@@ -37,7 +37,8 @@ from tests.tui.tmux import Tmux
 from .conftest import percentile, setting
 
 COURSE = Path(__file__).resolve().parents[2] / "courses" / "antipatterns"
-RSS_TARGET_MB = 3 * 1024
+# The target is on PSS, what the machine spends: summing RSS counts every shared library once per process.
+MEMORY_TARGET_MB = 3 * 1024
 CHECK_LATENCY_TARGET_MS = 500
 LATENCY_RUNS = 30
 IDLE_WINDOW = 10.0
@@ -227,7 +228,9 @@ def test_twenty_labs_on_one_machine(learners: list[Learner], tmp_path: Path) -> 
         latencies = _check_latency(learners, LATENCY_RUNS)
 
     figures = [
-        Figure(f"{count} labs up: RSS of all driftlab processes", total_rss, RSS_TARGET_MB, len(memory), "MB", "load"),
+        Figure(
+            f"{count} labs up: PSS of all driftlab processes", total_pss, MEMORY_TARGET_MB, len(memory), "MB", "load"
+        ),
         Figure(
             f"{count} labs up: check latency (kubectl change → re-evaluated result)",
             statistics.median(latencies),
@@ -238,7 +241,7 @@ def test_twenty_labs_on_one_machine(learners: list[Learner], tmp_path: Path) -> 
         Figure(f"{count} labs up: check latency p99", percentile(latencies, 99), None, len(latencies), group="load"),
         Figure(f"{count} labs: lab up, {PARALLEL} at a time", statistics.median(up_times), None, count, group="load"),
         Figure(f"{count} labs: all {count} apps opened at once, painted", apps_up, None, 1, group="load"),
-        Figure(f"{count} labs up: PSS of all driftlab processes", total_pss, None, len(memory), "MB", "load"),
+        Figure(f"{count} labs up: RSS of all driftlab processes", total_rss, None, len(memory), "MB", "load"),
         Figure(f"{count} labs idle, apps open: CPU of all processes", sum(idle.values()), None, 1, "%", "load"),
     ]
     print()
