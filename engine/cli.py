@@ -151,6 +151,13 @@ def cli(ctx: click.Context, debug: bool) -> None:
     help="Ask the learner's name first and keep their labs and progress in a folder of their own (what each "
     "browser tab of `serve --workshop` runs); without COURSE, the course picker follows.",
 )
+@click.option(
+    "--own-network",
+    is_flag=True,
+    hidden=True,
+    help="With --workshop (Linux): run in a network of one's own, so 127.0.0.1 and its ports are this learner's "
+    "alone (what `serve --workshop` asks for where the machine allows it).",
+)
 @click.option("--demo", is_flag=True, help="Demo mode: type each step's solution into a shell, as a presenter would.")
 @click.option(
     "--auto-next", is_flag=True, help="With --demo, go on to the next step by itself once a step's checks pass."
@@ -162,7 +169,15 @@ def cli(ctx: click.Context, debug: bool) -> None:
     show_default=True,
     help="With --demo, how much faster than the human rhythm to type (0.5 is slower).",
 )
-def start(course_arg: str | None, trust: bool, workshop: bool, demo: bool, auto_next: bool, demo_speed: float) -> None:
+def start(
+    course_arg: str | None,
+    trust: bool,
+    workshop: bool,
+    own_network: bool,
+    demo: bool,
+    auto_next: bool,
+    demo_speed: float,
+) -> None:
     """Open the TUI on a course (a shipped course's name, a folder or a course.yaml) and start its lab.
 
     Keys can be remapped in keys.toml in driftlab's config folder; `?` in the TUI lists every key and its id.
@@ -173,6 +188,12 @@ def start(course_arg: str | None, trust: bool, workshop: bool, demo: bool, auto_
         raise click.UsageError("Missing argument 'COURSE'.")
     if (auto_next or demo_speed != 1.0) and not demo:
         raise click.UsageError("--auto-next and --demo-speed go with --demo")
+    if own_network and not workshop:
+        raise click.UsageError("--own-network goes with --workshop")
+    if own_network:
+        from .tui.workshop import enter_own_network
+
+        enter_own_network()  # first: no thread may run yet
     settings = None
     if demo:
         from .lab.demo import DemoSettings, Rhythm

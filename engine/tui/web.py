@@ -23,19 +23,20 @@ from typing import Any
 
 from .. import paths
 from ..errors import DriftlabError
-from .workshop import learners_with_state
+from .workshop import LearnerNetwork, learners_with_state, network_for_learners, network_note
 
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 WILDCARD = frozenset({"0.0.0.0", "::", ""})
 TITLE = "driftlab"
 
 
-def app_command(course: str | None, trusted: bool = False, workshop: bool = False) -> str:
+def app_command(course: str | None, trusted: bool = False, workshop: bool = False, own_network: bool = False) -> str:
     """The shell command each browser tab runs: this Python's driftlab, on the picker or on `course`; in a
-    workshop, asking the learner's name first."""
+    workshop, asking the learner's name first (in a network of the tab's own, with `own_network`)."""
     args = [sys.executable, "-m", "engine.cli"]
     if workshop:
-        args += ["start", "--workshop", *([course] if course is not None else []), *(["--trust"] if trusted else [])]
+        args += ["start", "--workshop", *(["--own-network"] if own_network else [])]
+        args += [*([course] if course is not None else []), *(["--trust"] if trusted else [])]
     elif course is not None:
         args += ["start", course, *(["--trust"] if trusted else [])]
     return shlex.join(args)
@@ -56,13 +57,18 @@ def browser_url(host: str, port: int, given: str | None = None) -> str:
     return f"http://{shown}:{port}"
 
 
-def binding_note(host: str, port: int, url: str, learners: list[str] | None = None) -> list[str]:
+def binding_note(
+    host: str, port: int, url: str, learners: list[str] | None = None, network: LearnerNetwork | None = None
+) -> list[str]:
     """What to tell the presenter before serving: where, a warning when it is not this machine only, and for a
-    workshop (`learners` given: those who already have state) how learners are kept apart."""
+    workshop (`learners` given: those who already have state) how learners are kept apart (`network`: whether
+    each has a 127.0.0.1 of their own)."""
     if learners is None:
         lines = [f"Serving driftlab at {url} (Ctrl+C stops it)"]
     else:
         lines = [f"Serving a driftlab workshop at {url} (Ctrl+C stops it)", workshop_note(learners)]
+        if network is not None:
+            lines.append(network_note(network))
     if not is_loopback(host):
         where = "every network interface" if host in WILDCARD else host
         lines.append(
@@ -97,11 +103,12 @@ def serve(
     With `workshop`, each browser tab asks the learner's name and uses that learner's own state."""
     url = browser_url(host, port, public_url)
     tell = say or (lambda line: print(line, file=sys.stderr, flush=True))
-    server = _server(app_command(course, trusted, workshop), url)
+    network = network_for_learners() if workshop else None
+    server = _server(app_command(course, trusted, workshop, own_network=bool(network and network.own)), url)
 
     def listening() -> None:
         learners = learners_with_state() if workshop else None
-        for line in binding_note(host, port, url, learners):
+        for line in binding_note(host, port, url, learners, network):
             tell(line)
 
     try:

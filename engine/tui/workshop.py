@@ -5,20 +5,84 @@ learner's folder (engine.paths.learner_home), which becomes this process's DRIFT
 state: the progress store, the labs and the daemons they start (which inherit the environment) all live there,
 so two learners never share a cluster or a progress record, and the same name again resumes. The name is also
 DRIFTLAB_LEARNER, the namespace prefix on a shared `existing` cluster.
+
+Every embedded cluster serves its API and its NodePorts on 127.0.0.1, and courses name 127.0.0.1:PORT, so on
+Linux each tab's process runs in a network of its own (engine.netns), made when it starts, before the name is
+asked: the labs, kubectl and shells it starts inherit it, and 127.0.0.1 is that learner's alone. Whether that
+is possible is decided once, when the server starts (`network_for_learners`); the tabs are told by
+`start --own-network`. A learner who comes back gets a new network: `lab up` replaces their cluster, which
+still runs in the old one where nobody can reach it, and their objects and progress are in their folder.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import string
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
-from .. import paths
+from .. import netns, paths
+from ..cluster.backend import BACKEND_ENV, EMBEDDED
 
 LEARNER_NAME_MAX = 30  # the namespace prefix on a shared cluster (`ada-dev`) must stay a DNS label
 HOME_ENV = "DRIFTLAB_HOME"
 LEARNER_ENV = "DRIFTLAB_LEARNER"
 _ALLOWED = frozenset(string.ascii_lowercase + string.digits + "-")
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LearnerNetwork:
+    """Whether each learner's session gets a 127.0.0.1 of its own; `reason` says why not when it does not."""
+
+    own: bool
+    reason: str = ""
+
+
+def network_for_learners(
+    env: Mapping[str, str] | None = None, probe: Callable[[], str | None] = netns.probe
+) -> LearnerNetwork:
+    """Decide, once for a whole workshop, whether learners' sessions can each have a network of their own.
+    Only the embedded backend lives wholly inside one: a kind or existing cluster is reached through this
+    machine's network, which a learner's own network cannot see."""
+    environ = os.environ if env is None else env
+    backend = environ.get(BACKEND_ENV, "").strip()
+    if backend and backend != EMBEDDED:
+        return LearnerNetwork(False, f"{BACKEND_ENV}={backend}: labs on that backend are reached through this "
+                              "machine's own network")  # fmt: skip
+    refused = probe()
+    return LearnerNetwork(True) if refused is None else LearnerNetwork(False, refused)
+
+
+def network_note(network: LearnerNetwork) -> str:
+    """What the presenter is told about learners' networks when the workshop starts."""
+    if network.own:
+        return (
+            "workshop: each learner's session has a network of its own, so 127.0.0.1 there is theirs alone: "
+            "their labs (on the embedded cluster) never clash on a port"
+        )
+    return (
+        f"workshop: learners share this machine's 127.0.0.1 ({network.reason}); courses with NodePorts will "
+        "clash: a second learner's shop cannot take the port, and their curl reaches the first learner's shop"
+    )
+
+
+def enter_own_network() -> bool:
+    """Run the rest of this process, and all it starts, in a network of its own (on the embedded backend);
+    call before any thread starts. False, said in the log, where the system refuses after all (the session
+    then shares the machine's network); DriftlabError where it failed halfway and the session cannot go on."""
+    try:
+        netns.isolate()
+    except netns.IsolationError as err:
+        if err.moved:
+            raise
+        log.warning("this session shares the machine's 127.0.0.1: %s", err)
+        return False
+    os.environ.setdefault(BACKEND_ENV, EMBEDDED)
+    return True
 
 
 def learner_name_problem(name: str) -> str | None:
