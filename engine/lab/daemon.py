@@ -10,7 +10,11 @@ Git server also listens on the kind network's gateway (given as extra hosts, nev
 real agents inside the cluster can pull from it, and each push is told to those agents at once (`--notify`,
 see gitops/notify.py). Like the embedded cluster's daemon it tells its parent it
 is ready through an inherited pipe, and keeps its pid and port in a small record (`daemon.json`) in the
-lab's state folder, beside its log. It holds a lock for its lifetime, so a pid in the record that is alive
+lab's state folder, beside its log. It can also be started ahead of a cluster that is starting (`start_ahead`):
+it then loads, seeds and serves meanwhile, and writes its record and says it is ready only once its parent has
+told it the cluster's pid through a second pipe (or stops, when the pipe closes untold: the cluster never came
+up). What the first answer does not need (the agents, the pipeline file's model, GitPython for runs) is loaded
+after it. It holds a lock for its lifetime, so a pid in the record that is alive
 but not holding the lock belongs to some other process. It stops by itself when the cluster it was started
 for stops, so labs that are removed by stopping their cluster (course tests) leave nothing behind.
 """
@@ -27,6 +31,7 @@ import os
 import select
 import signal
 import socket
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -39,13 +44,16 @@ from ..errors import DriftlabError
 
 if TYPE_CHECKING:
     from ..gitops.agents import GitOpsAgents
+    from ..gitops.notify import PushNotifier
     from ..gitserver.events import PushEvent
+    from ..pipeline import PipelineRunner
 
 RECORD_FILE = "daemon.json"
 LOCK_FILE = "daemon.lock"
 LOG_FILE = "daemon.log"
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
+CLUSTER_WAIT_TIMEOUT = 4 * START_TIMEOUT  # a daemon started ahead of its cluster waits this long to hear of it
 ANSWER_TIMEOUT = 2.0
 CLUSTER_WATCH_INTERVAL = 2.0
 AGENT_RETRY_START = 1.0
@@ -223,6 +231,26 @@ class LabDaemon:
         answering = bool(current.running and current.port and answers(current.port))
         if answering and same:
             return current
+        self._clear(current, record, answering)
+        args = self._args(hosts)
+        if cluster_pid is not None:
+            args += ["--cluster-pid", str(cluster_pid)]
+        self._spawn(args)
+        return self.status()
+
+    def start_ahead(self) -> PendingDaemon:
+        """Start a new daemon for a cluster that is about to start, without waiting for it: it loads, seeds its
+        repos and opens its Git server while the cluster starts, then waits to be told the cluster's pid
+        (`PendingDaemon.serve`). A daemon running now serves a cluster that is gone (a cluster that starts gets
+        a new pid), so it is replaced."""
+        hosts = self.hosts()
+        current = self.status()
+        record = read_record(self.state_dir)
+        self._clear(current, record, bool(current.running and current.port and answers(current.port)))
+        return PendingDaemon.launch(self, self._args(hosts))
+
+    def _clear(self, current: LabDaemonStatus, record: dict[str, Any], answering: bool) -> None:
+        """Stop the daemon running now, end what a crashed one left, and make the state folder ready."""
         if current.running and current.pid:
             if answering:
                 proc.stop(current.pid, STOP_TIMEOUT)
@@ -234,6 +262,9 @@ class LabDaemon:
         if old is not None:
             end_leftovers(old)
         paths.private_dir(self.state_dir)
+
+    def _args(self, hosts: Sequence[str]) -> list[str]:
+        """The daemon's command line, but for the cluster's pid and the pipes."""
         args = [
             sys.executable,
             "-m",
@@ -251,12 +282,16 @@ class LabDaemon:
             args += ["--agents", ",".join(self.agents), "--agent-scale", str(self.agent_scale)]
         if self.notify:
             args += ["--notify", ",".join(self.notify)]
-        if cluster_pid is not None:
-            args += ["--cluster-pid", str(cluster_pid)]
         for host in hosts:
             args += ["--host", host]
-        self._spawn(args)
-        return self.status()
+        return args
+
+    def failed(self) -> DriftlabError:
+        """The error of a daemon that did not start, with its log's tail."""
+        return DriftlabError(
+            f"the Git server, pipelines and agents of lab {self.name!r} did not start; "
+            f"its log is {self.log_path}:\n" + proc.log_tail(self.log_path)
+        )
 
     def down(self) -> bool:
         """Stop the daemon; True if it was running. A pid a crash left in the record is dropped either way."""
@@ -277,10 +312,66 @@ class LabDaemon:
 
     def _spawn(self, args: list[str]) -> None:
         if not proc.start_daemon(args, log_path=self.log_path, timeout=START_TIMEOUT):
-            raise DriftlabError(
-                f"the Git server, pipelines and agents of lab {self.name!r} did not start; "
-                f"its log is {self.log_path}:\n" + proc.log_tail(self.log_path)
+            raise self.failed()
+
+
+@dataclass
+class PendingDaemon:
+    """A lab daemon started ahead of its cluster (`LabDaemon.start_ahead`), not yet told the cluster's pid.
+
+    Exactly one of `serve` and `cancel` must follow: until then the daemon holds the lab's lock and waits
+    (at most CLUSTER_WAIT_TIMEOUT, or until this process ends)."""
+
+    daemon: LabDaemon
+    child: subprocess.Popen[bytes]
+    ready_fd: int
+    cluster_fd: int
+
+    @classmethod
+    def launch(cls, daemon: LabDaemon, args: list[str]) -> PendingDaemon:
+        ready_read, ready_write = os.pipe()
+        cluster_read, cluster_write = os.pipe()
+        try:
+            child = proc.spawn_detached(
+                [*args, "--ready-fd", str(ready_write), "--cluster-pid-fd", str(cluster_read)],
+                log_path=daemon.log_path,
+                pass_fds=(ready_write, cluster_read),
             )
+        except BaseException:
+            for fd in (ready_read, cluster_write):
+                os.close(fd)
+            raise
+        finally:
+            os.close(ready_write)
+            os.close(cluster_read)
+        return cls(daemon, child, ready_read, cluster_write)
+
+    def serve(self, cluster_pid: int | None, timeout: float = START_TIMEOUT) -> LabDaemonStatus:
+        """Tell the daemon its cluster's pid (None: a cluster without one) and return once it serves."""
+        try:
+            with contextlib.suppress(OSError):  # a daemon that died already: its silence on the pipe says so
+                os.write(self.cluster_fd, f"{cluster_pid or ''}\n".encode())
+            self._close("cluster_fd")
+            ready, _, _ = select.select([self.ready_fd], [], [], timeout)
+            message = os.read(self.ready_fd, 64) if ready else b""
+        finally:
+            self.cancel()
+        if not message.startswith(b"ready"):
+            if self.child.poll() is None:
+                self.child.terminate()
+            raise self.daemon.failed()
+        return self.daemon.status()
+
+    def cancel(self) -> None:
+        """Give the daemon up (the cluster did not start): it sees its pipe close untold and stops by itself."""
+        self._close("cluster_fd")
+        self._close("ready_fd")
+
+    def _close(self, which: str) -> None:
+        fd = getattr(self, which)
+        if fd >= 0:
+            setattr(self, which, -1)
+            os.close(fd)
 
 
 def _wait_gone(pid: int, timeout: float) -> None:
@@ -335,14 +426,52 @@ async def _watch_cluster(pid: int, stop: asyncio.Event) -> None:
             await asyncio.wait_for(stop.wait(), CLUSTER_WATCH_INTERVAL)
 
 
+class _Pushes:
+    """Where the Git server's pushes go: the pipelines, and the agents once they are made (before, they have no
+    objects to queue: they list everything when they start) or the real agents' notifier."""
+
+    def __init__(self, runner: PipelineRunner, notifier: PushNotifier | None) -> None:
+        self.runner = runner
+        self.notifier = notifier
+        self.agents: GitOpsAgents | None = None
+
+    def on_push(self, event: PushEvent) -> None:
+        self.runner.on_push(event)
+        agents = self.agents
+        if agents is not None:
+            agents.on_push(event)
+        if self.notifier is not None:
+            self.notifier.on_push(event)
+
+
+class ClusterNeverStarted(Exception):
+    """The parent closed the cluster's pipe without a pid, or said nothing in time: there is nothing to serve."""
+
+
+def _cluster_pid(fd: int, timeout: float = CLUSTER_WAIT_TIMEOUT) -> int | None:
+    """The cluster's pid as the parent tells it through `fd`: one line, empty for a cluster without a pid."""
+    told = b""
+    deadline = time.monotonic() + timeout
+    try:
+        while not told.endswith(b"\n"):
+            ready, _, _ = select.select([fd], [], [], max(deadline - time.monotonic(), 0))
+            chunk = os.read(fd, 64) if ready else b""
+            if not chunk:
+                why = "the lab's cluster did not start" if ready else "no word of the lab's cluster in time"
+                raise ClusterNeverStarted(why)
+            told += chunk
+    finally:
+        os.close(fd)
+    text = told.decode(errors="replace").strip()
+    return _int(int(text)) if text.isdigit() else None
+
+
 async def serve(args: argparse.Namespace) -> None:
-    from ..gitops.agents import GitOpsAgents
-    from ..gitops.controller import Timing
-    from ..gitops.notify import PushNotifier
+    # Only what the first answer needs is loaded here: the agents (and their clients) load once it is given.
     from ..gitserver.credentials import Credentials
     from ..gitserver.seed import seed_repos
     from ..gitserver.server import GitServer
-    from ..pipeline import PipelineRunner
+    from ..pipeline.runner import PipelineRunner
 
     name: str = args.name
     state = paths.lab_dir(name)
@@ -351,24 +480,33 @@ async def serve(args: argparse.Namespace) -> None:
     seeded = await asyncio.to_thread(seed_repos, root, args.repos)
     log.info("repositories: %s", ", ".join(seeded) or "(none)")
     runner = PipelineRunner(paths.pipeline_store(name), root, env={"KUBECONFIG": str(args.kubeconfig)}, secrets={})
-    agents = GitOpsAgents(args.kubeconfig, state / "gitops", args.agents, Timing(args.agent_scale))
-    notifier = PushNotifier(args.kubeconfig, args.notify)
+    notifier: PushNotifier | None = None
+    if args.notify:
+        from ..gitops.notify import PushNotifier
 
-    def on_push(event: PushEvent) -> None:
-        runner.on_push(event)
-        agents.on_push(event)
-        notifier.on_push(event)
+        notifier = PushNotifier(args.kubeconfig, args.notify)
+    pushes = _Pushes(runner, notifier)
 
     recorded = _int(read_record(state).get("port")) or 0
     port = recorded if recorded and _port_is_free(recorded) else 0
-    server = GitServer(root, credentials, on_push=on_push, host=[HOST, *args.host], port=port)
+    server = GitServer(root, credentials, on_push=pushes.on_push, host=[HOST, *args.host], port=port)
     await runner.start()
     try:
         await server.start()
     except BaseException:
         await runner.stop()
         raise
-    agents.git_servers = notifier.git_servers = server.urls
+    if notifier is not None:
+        notifier.git_servers = server.urls
+    cluster_pid: int | None = args.cluster_pid
+    if args.cluster_pid_fd is not None:
+        try:
+            cluster_pid = await asyncio.to_thread(_cluster_pid, args.cluster_pid_fd)
+        except ClusterNeverStarted as err:
+            log.info("%s; stopping", err)
+            await server.stop()
+            await runner.stop()
+            return
     write_record(
         state,
         {
@@ -376,7 +514,7 @@ async def serve(args: argparse.Namespace) -> None:
             "cluster": args.cluster,
             "pid": os.getpid(),
             "port": server.port,
-            "cluster_pid": args.cluster_pid,
+            "cluster_pid": cluster_pid,
             "agents": args.agents,
             "notify": args.notify,
             "hosts": args.host,
@@ -390,32 +528,48 @@ async def serve(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    watcher = asyncio.create_task(_watch_cluster(args.cluster_pid, stop)) if args.cluster_pid else None
-    starting = asyncio.create_task(_start_agents(agents, stop))
+    watcher = asyncio.create_task(_watch_cluster(cluster_pid, stop)) if cluster_pid else None
+    starting = asyncio.create_task(_start_agents(pushes, args, server.urls, stop)) if args.agents else None
     await stop.wait()
     if watcher is not None:
         watcher.cancel()
     await server.stop()
-    await starting
-    await asyncio.to_thread(agents.stop)
+    if starting is not None:
+        await starting
+    if pushes.agents is not None:
+        await asyncio.to_thread(pushes.agents.stop)
     await runner.stop()
     record = read_record(state)
     record.pop("pid", None)
     write_record(state, record)
 
 
-async def _start_agents(agents: GitOpsAgents, stop: asyncio.Event) -> None:
+def _make_agents(args: argparse.Namespace, git_servers: list[str]) -> GitOpsAgents:
+    """The lab's embedded agents (loading them and their clients takes a while: this runs once the daemon
+    answers, on a thread of its own)."""
+    from ..gitops.agents import GitOpsAgents
+    from ..gitops.controller import Timing
+
+    agents = GitOpsAgents(args.kubeconfig, paths.lab_dir(args.name) / "gitops", args.agents, Timing(args.agent_scale))
+    agents.git_servers = git_servers
+    return agents
+
+
+async def _start_agents(pushes: _Pushes, args: argparse.Namespace, git_servers: list[str], stop: asyncio.Event) -> None:
     """Start the GitOps agents once the daemon answers, so `lab up` does not wait for them: like controllers
     starting in a cluster, they list what was applied meanwhile and reconcile it. A failure (the cluster
     restarting, say) is logged and retried with a growing delay until the daemon stops."""
     delay = AGENT_RETRY_START
     while not stop.is_set():
         try:
-            await asyncio.to_thread(agents.start)
+            if pushes.agents is None:
+                pushes.agents = await asyncio.to_thread(_make_agents, args, git_servers)
+            await asyncio.to_thread(pushes.agents.start)
             return
         except Exception as err:
             log.error("the GitOps agents did not start (%s); retrying in %.0fs", err, delay)
-            await asyncio.to_thread(agents.stop)
+            if pushes.agents is not None:
+                await asyncio.to_thread(pushes.agents.stop)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), delay)
         delay = min(delay * 2, AGENT_RETRY_MAX)
@@ -437,6 +591,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--notify", type=_agent_list, default=[], help="Real agents in the cluster to tell of pushes.")
     parser.add_argument("--host", action="append", default=[], help="Another address to serve Git on.")
     parser.add_argument("--ready-fd", type=int)
+    parser.add_argument("--cluster-pid-fd", type=int, help="A pipe that tells the cluster's pid once it runs.")
     args = parser.parse_args(argv)
     paths.private_umask()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

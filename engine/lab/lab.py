@@ -22,7 +22,7 @@ import contextlib
 import dataclasses
 import json
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -52,7 +52,7 @@ from ..course.manifests import seed_namespaces
 from ..errors import DriftlabError
 from ..gitops import crds
 from . import bootstrap
-from .daemon import LabDaemon, LabDaemonStatus, stop_all
+from .daemon import LabDaemon, LabDaemonStatus, PendingDaemon, stop_all
 from .names import LAB_PREFIX, cluster_name
 from .progress import CourseProgress, ProgressStore
 from .runner import ActionRunner, SetupError
@@ -181,6 +181,7 @@ class LabRuntime:
         self.workdir = workdir or course.folder
         self.agent_scale = agent_scale
         self._lab: Lab | None = None
+        self._choice_said = False
 
     # Identity -------------------------------------------------------------------------------------------------
 
@@ -327,12 +328,22 @@ class LabRuntime:
         require_trust(self.course, shell_code(pending, checks=False), self.trusted, self.retry)
         self.store.open(self.name, self.course.steps[0].id, str(self.course.source))
         tell("cluster", "running", self.cluster_name)
-        cluster = self.start()
-        tell("cluster", "done", cluster.server or "")
+        self._choice_said = False
+        ahead = self._daemon_ahead()
+        try:
+            cluster = self.start()
+            tell("cluster", "done", cluster.server or "")
+        except BaseException:
+            if ahead is not None:
+                ahead.cancel()
+            raise
         daemon = self.daemon()
-        # The Git server and pipelines start while the cluster is seeded: neither needs the other.
+        # The Git server and pipelines start while the cluster starts and is seeded: they need it only later.
         with ThreadPoolExecutor(max_workers=1) as pool:
-            serving = pool.submit(daemon.up, cluster.pid) if daemon is not None else None
+            if ahead is not None:
+                serving: Future[LabDaemonStatus] | None = pool.submit(ahead.serve, cluster.pid)
+            else:
+                serving = pool.submit(daemon.up, cluster.pid) if daemon is not None else None
             tell("git", "running" if serving is not None else "skipped", "")
             if not record.get("seeded"):
                 tell("seed", "running", "")
@@ -353,17 +364,38 @@ class LabRuntime:
         tell("setup", "done" if pending else "skipped", "")
         return self.status(evaluate=False)
 
-    def start(self) -> ClusterStatus:
-        """The cluster running with the lab's settings, the lab's kubeconfig written, and on a real cluster the
-        lab's real GitOps agents installed."""
+    def _daemon_ahead(self) -> PendingDaemon | None:
+        """The lab's daemon, started now when the lab's embedded cluster is about to start (it loads and serves
+        while the cluster starts, and is told the cluster's pid once it runs); None when there is no daemon, the
+        cluster runs already, or it is not embedded (kind's network, where its Git server also listens, exists
+        only once that cluster does)."""
+        self._choose()
+        cluster = self.cluster
+        if cluster.backend != EMBEDDED:
+            return None
+        daemon = self.daemon()
+        if daemon is None or (cluster.exists() and cluster.status().running):
+            return None
+        return daemon.start_ahead()
+
+    def _choose(self) -> BackendChoice:
+        """`choose`, saying the choice when it is not obvious (once per `up`)."""
         try:
             choice = self.choose()
         except DriftlabError as err:
             if self.lab.backend == "kind":
                 raise DriftlabError(f"lab {self.lab.name!r} runs only on the kind backend: {err}") from None
             raise
-        if not choice.obvious:
+        if not choice.obvious and not self._choice_said:
+            self._choice_said = True
             self.say(choice.message)
+        return choice
+
+    def start(self) -> ClusterStatus:
+        """The cluster running with the lab's settings, the lab's kubeconfig written, and on a real cluster the
+        lab's real GitOps agents installed."""
+        self._choose()
+        self._choice_said = False
         cluster = self.cluster
         if cluster.backend == EMBEDDED:
             lab_settings(self.lab, self.timings).save(cluster.state_dir)

@@ -34,12 +34,12 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .. import proc
 from ..gitserver.events import ZERO, PushEvent
 from .errors import PipelineError, PipelineFileError
 from .execute import StepOutcome, run_step
-from .model import PIPELINE_FILE, Pipeline, Step, load_pipeline
 from .report import format_seconds
 from .store import (
     CANCELLED,
@@ -57,6 +57,9 @@ from .store import (
     StepRecord,
 )
 from .workspace import Workspace, bare_repo, read_commit, sweep
+
+if TYPE_CHECKING:  # the model (pydantic) loads when a push is looked at, not while the lab's daemon starts
+    from .model import Pipeline, Step
 
 log = logging.getLogger(__name__)
 
@@ -376,6 +379,8 @@ class PipelineRunner:
         self._finish(run.id, result, runlog, started)
 
     async def _perform(self, run: Run, workspace: Workspace, runlog: _RunLog, started: float) -> _Result:
+        from .model import PIPELINE_FILE, load_pipeline
+
         pusher = f" by {run.pusher}" if run.pusher else ""
         runlog.note(f"run {run.id} of {run.repo}: {run.branch} at {run.short_commit}, pushed{pusher}")
         runlog.note(f"commit {run.commit} by {run.author}: {run.summary}")
@@ -566,6 +571,8 @@ def _branch_heads(bare: Path) -> dict[str, str] | None:
 
 def _triggered(text: str, branch: str) -> bool:
     """Whether a push to `branch` starts a run; a pipeline that does not load does, so its run shows why."""
+    from .model import load_pipeline
+
     try:
         return load_pipeline(text).triggers.matches(branch)
     except PipelineFileError:

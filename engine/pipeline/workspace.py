@@ -12,11 +12,12 @@ import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-
-import git
+from typing import TYPE_CHECKING
 
 from .errors import PipelineError
-from .model import PIPELINE_FILE
+
+if TYPE_CHECKING:
+    import git
 
 _REPO_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
@@ -53,6 +54,10 @@ def _file_text(commit: git.Commit, path: str) -> str | None:
 
 def read_commit(bare: Path, sha: str) -> PushedCommit:
     """Message, author and pipeline file of a commit in a bare repo (blocking: call it in a thread)."""
+    import git  # GitPython and the pipeline model load at the first push, not while the lab's daemon starts
+
+    from .model import PIPELINE_FILE
+
     if not bare.is_dir():
         raise PipelineError(f"there is no repository at {bare}")
     try:
@@ -85,6 +90,8 @@ class Workspace:
 
     def checkout(self, bare: Path, sha: str, branch: str) -> None:
         """Clone the bare repo locally (hard links, no network) and check out `sha` (blocking)."""
+        import git
+
         self.remove()
         self.folder.mkdir(parents=True, mode=0o700)
         try:

@@ -3,14 +3,11 @@ proves every course shipped in courses/ (this is how CI runs it over them)."""
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import os
 import re
 import signal
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +15,7 @@ import pytest
 
 from engine.course import COURSE_FILE
 
+from ..nodeports import node_ports
 from .test_lab import BASICS, ROOT, Driftlab, copy_repository
 
 COURSES = sorted(folder.name for folder in (ROOT / "courses").iterdir() if (folder / COURSE_FILE).is_file())
@@ -124,17 +122,6 @@ def test_ctrl_c_removes_the_throwaway_lab(driftlab: Driftlab) -> None:
     assert child.returncode == 130
     assert "interrupted; the throwaway lab was removed" in rest
     assert driftlab.clusters() == []
-
-
-@contextlib.contextmanager
-def node_ports() -> Iterator[None]:
-    """Shipped courses serve NodePorts on 127.0.0.1 (the same ports in every cluster): one course at a time."""
-    with open(Path(tempfile.gettempdir()) / "driftlab-node-ports.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 @pytest.mark.timeout(900)

@@ -105,10 +105,14 @@ def test_a_lab_daemon_killed_mid_run_and_mid_push_loses_nothing(driftlab: Driftl
     wait_for(lambda: marker.exists() and marker.read_text().strip(), "the slow step to start")
     step_pid = int(marker.read_text())
 
-    # A push held inside the Git server (a pre-receive hook waits) when the daemon dies.
-    hook = bare / "hooks" / "pre-receive"
+    # A push held inside the Git server when the daemon dies: git's reference-transaction hook waits once the
+    # refs are prepared and before they move (the server installs its own pre- and post-receive hooks each push).
+    hook = bare / "hooks" / "reference-transaction"
     entered, release = driftlab.root / "entered", driftlab.root / "release"
-    hook.write_text(f"#!/bin/sh\ntouch {entered}\nwhile [ ! -e {release} ]; do sleep 0.05; done\ncat >/dev/null\n")
+    hook.write_text(
+        "#!/bin/sh\ncat >/dev/null\n"
+        f'[ "$1" = prepared ] || exit 0\ntouch {entered}\nwhile [ ! -e {release} ]; do sleep 0.05; done\n'
+    )
     hook.chmod(0o755)
     pipeline_file.write_text(good_pipeline)
     config.write_text(config.read_text().replace("message: pushed", "message: after"))
@@ -116,7 +120,7 @@ def test_a_lab_daemon_killed_mid_run_and_mid_push_loses_nothing(driftlab: Driftl
     held = git(env, "rev-parse", "HEAD", cwd=work)
     before = proc.run(["git", "rev-parse", "main"], cwd=bare).stdout.strip()
     push = subprocess.Popen(["git", "push", "-q", "origin", "main"], cwd=work, env={**os.environ, **env})
-    wait_for(entered.exists, "the push to reach the pre-receive hook")
+    wait_for(entered.exists, "the push to reach the reference-transaction hook")
 
     pid = record(driftlab, "labs", "pipelines")["pid"]
     os.kill(pid, signal.SIGKILL)

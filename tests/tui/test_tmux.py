@@ -19,6 +19,7 @@ import pytest
 
 from engine import paths
 
+from ..nodeports import node_ports
 from .tmux import Tmux, last_line
 
 DRIFTLAB = Path(sys.executable).parent / "driftlab"
@@ -47,12 +48,13 @@ def smoke(tmp_path: Path) -> Iterator[tuple[Tmux, dict[str, str]]]:
         "LANG": os.environ.get("LANG") or "C.UTF-8",
     }
     tmux = Tmux(tmp_path)
-    try:
-        yield tmux, env
-    finally:
-        tmux.close()
-        subprocess.run([str(DRIFTLAB), "lab", "down", "--all", "--purge"], env={**os.environ, **env},
-                       capture_output=True, timeout=120)  # fmt: skip
+    with node_ports():
+        try:
+            yield tmux, env
+        finally:
+            tmux.close()
+            subprocess.run([str(DRIFTLAB), "lab", "down", "--all", "--purge"], env={**os.environ, **env},
+                           capture_output=True, timeout=120)  # fmt: skip
 
 
 def test_the_first_step_of_the_first_course_is_done_from_the_terminal(smoke: tuple[Tmux, dict[str, str]]) -> None:
