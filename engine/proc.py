@@ -316,9 +316,11 @@ def alive(pid: int) -> bool:
 
 
 def stop(pid: int, timeout: float) -> None:
-    """SIGTERM, then SIGKILL if the process is still there after `timeout` seconds."""
+    """SIGTERM, then SIGKILL if the process is still there after `timeout` seconds. A stopped process (SIGSTOP,
+    a suspended terminal job) is continued, so it handles the SIGTERM now instead of being killed later."""
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
+        os.kill(pid, signal.SIGCONT)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:  # a process we did not start cannot be waited on: check its pid
         if not alive(pid):
