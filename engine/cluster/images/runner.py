@@ -23,7 +23,7 @@ from pathlib import Path
 
 from ..embedded.workloads import Catalogue, ImageBehaviour, PullFailure, RunPlan, parse_catalogue
 
-TICK = 0.05
+WINDOW = 30.0
 NAMESPACE_FILE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 TERMINATION_LOG = Path("/dev/termination-log")
 # Mounts every container has; the others are the pod's volumes, whose files the entry may read as config keys.
@@ -156,20 +156,28 @@ def serve(container: Container, port: int) -> ThreadingHTTPServer:
 
 
 def play(container: Container, stop: threading.Event) -> int:
-    """Write the plan's lines as they fall due; the exit code when the plan ends or SIGTERM stops it."""
-    plan, written = container.plan, -1.0
+    """Write the plan's lines as they fall due; the exit code when the plan ends or SIGTERM stops it.
+
+    The plan replays its timeline from the start on every question, so it is asked once per window of
+    WINDOW seconds (lines in (shown, horizon]), not on every line."""
+    plan, shown, ending = container.plan, -1.0, container.plan.exit
     while True:
-        now = container.elapsed()
-        for line in plan.logs(now, since=max(written, 0.0), started_at=container.started_at):
-            if line.at > written:
-                container.say(line.text)
-        written = now
-        if plan.exit is not None and now >= plan.exit.after:
-            if plan.exit.message:
-                _write_termination_message(plan.exit.message)
-            return plan.exit.code
-        if stop.wait(TICK):
+        horizon = container.elapsed() + WINDOW
+        if ending is not None:
+            horizon = min(horizon, ending.after)
+        for line in plan.logs(horizon, since=max(shown, 0.0), started_at=container.started_at):
+            if line.at <= shown:
+                continue
+            if stop.wait(max(0.0, line.at - container.elapsed())):
+                return 0
+            container.say(line.text)
+        shown = horizon
+        if stop.wait(max(0.0, horizon - container.elapsed())):
             return 0
+        if ending is not None and horizon >= ending.after:
+            if ending.message:
+                _write_termination_message(ending.message)
+            return ending.code
 
 
 def _write_termination_message(message: str) -> None:
