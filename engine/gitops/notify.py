@@ -71,6 +71,22 @@ class PushNotifier:
         self.kubeconfig = Path(kubeconfig)
         self.agents = list(agents)
         self.git_servers = list(git_servers)
+        self._client: KubeClient | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def client(self) -> KubeClient:
+        """One client for every push (its discovery is kept), made at the first push."""
+        with self._lock:
+            if self._client is None:
+                self._client = KubeClient(self.kubeconfig)
+            return self._client
+
+    def close(self) -> None:
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
 
     def on_push(self, event: PushEvent) -> None:
         if not self.agents or event.deleted or (event.branch is None and not event.ref.startswith("refs/tags/")):
@@ -80,14 +96,10 @@ class PushNotifier:
     def notify(self, event: PushEvent) -> list[str]:
         """Annotate what the push moves; returns `Kind namespace/name` of each object annotated."""
         done: list[str] = []
-        client = KubeClient(self.kubeconfig)
-        try:
-            if "flux" in self.agents:
-                done += self._annotate(client, "GitRepository", REQUESTED_AT, request_stamp(), event)
-            if "argocd" in self.agents:
-                done += self._annotate(client, "Application", REFRESH, "normal", event)
-        finally:
-            client.close()
+        if "flux" in self.agents:
+            done += self._annotate(self.client, "GitRepository", REQUESTED_AT, request_stamp(), event)
+        if "argocd" in self.agents:
+            done += self._annotate(self.client, "Application", REFRESH, "normal", event)
         return done
 
     def _annotate(self, client: KubeClient, kind: str, annotation: str, value: str, event: PushEvent) -> list[str]:

@@ -538,6 +538,8 @@ async def serve(args: argparse.Namespace) -> None:
         await starting
     if pushes.agents is not None:
         await asyncio.to_thread(pushes.agents.stop)
+    if notifier is not None:
+        notifier.close()
     await runner.stop()
     record = read_record(state)
     record.pop("pid", None)
