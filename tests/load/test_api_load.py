@@ -26,6 +26,7 @@ import urllib3
 from tests.bench.report import Figure, add_results, table
 from tests.integration.conftest import Cluster, start_cluster
 from tests.kubehttp import KubeHTTP
+from tests.unit.test_deployments_support import deployment
 
 from .conftest import percentile, setting
 
@@ -58,20 +59,6 @@ OPERATIONS = {  # operation: weight
 def _path(resource: str, namespace: str, name: str = "") -> str:
     base = "/api/v1" if resource == "configmaps" else "/apis/apps/v1"
     return f"{base}/namespaces/{namespace}/{resource}" + (f"/{name}" if name else "")
-
-
-def _deployment(name: str, replicas: int) -> dict[str, Any]:
-    labels = {"app": name}
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": labels},
-            "template": {"metadata": {"labels": labels}, "spec": {"containers": [{"name": "web", "image": "nginx"}]}},
-        },
-    }
 
 
 @dataclass(frozen=True)
@@ -194,7 +181,7 @@ class Client:
     def _create_deployment(self) -> None:
         self.made += 1
         name = f"d{self.index}-{self.made}"
-        body = _deployment(name, 1)
+        body = deployment(name, replicas=1, image="nginx")
         answer = self._call("create Deployment", "POST", _path("deployments", self.namespace), body, JSON_TYPE)
         if answer is not None:
             self.deployments[name] = 1
