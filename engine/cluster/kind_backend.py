@@ -189,8 +189,8 @@ class KindCluster:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         mapped, loaded = self.node_ports, None
         if self.kind_name in self.tool.clusters():
-            mapped = tuple(self.record().get("node_ports") or ())
-            loaded = self.record().get(LOADED_KEY)
+            recorded = self.record()
+            mapped, loaded = tuple(recorded.get("node_ports") or ()), recorded.get(LOADED_KEY)
             self._warn_stale_ports(tell)
             if not self.status().running:
                 self._start_node(tell)
