@@ -148,15 +148,7 @@ def silent(port: int, timeout: float = ANSWER_TIMEOUT) -> bool:
 def session_members(leader: int) -> list[int]:
     """Processes still in the session a daemon led (it starts one of its own): what it started and left behind
     when it died (a Git backend serving a push, say). Linux /proc; elsewhere none are found."""
-    found = []
-    for entry in Path("/proc").glob("[0-9]*"):
-        try:
-            fields = (entry / "stat").read_text().rsplit(") ", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if len(fields) > 3 and fields[3] == str(leader) and fields[0] != "Z" and int(entry.name) != leader:
-            found.append(int(entry.name))
-    return sorted(found)
+    return [pid for pid in proc.members(session=leader) if pid != leader]
 
 
 def end_leftovers(leader: int) -> list[int]:

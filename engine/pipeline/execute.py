@@ -21,6 +21,7 @@ CHUNK = 1 << 16
 MAX_LINE = 1 << 16  # a longer line is cut into pieces of this size
 KILL_GRACE = 2.0  # seconds between SIGTERM and SIGKILL when a step times out
 DRAIN_TIMEOUT = 2.0  # how long to wait for the end of the output once the step's processes are gone
+GROUP_GONE_TIMEOUT = 2.0  # how long killed processes may take to die before the outcome is reported anyway
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,16 @@ async def run_step(
         reader.cancel()
         started.close_output()
         raise
-    proc.kill_group(started.pid, signal.SIGKILL)
+    if proc.kill_group(started.pid, signal.SIGKILL):
+        await _group_gone(started.pid)
     await _drain(started, reader)
     code = process.returncode if process.returncode is not None else -signal.SIGKILL
     return StepOutcome(code if code >= 0 else 128 - code, timed_out)
+
+
+async def _group_gone(pgid: int, timeout: float = GROUP_GONE_TIMEOUT) -> None:
+    """Wait until the killed group's processes have died (SIGKILL is delivered, not awaited), so nothing a step
+    started runs on once its outcome is reported."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while proc.members(group=pgid) and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.01)
